@@ -1,0 +1,213 @@
+//! Wire types of Vigie's public API, shared by the server, the SDK and the CLI so that
+//! the bytes on the wire have exactly one definition.
+
+use serde::{Deserialize, Serialize};
+
+/// Successful token response, exactly the seven fields of the public documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenResponse {
+    /// The JWT access token (RFC 9068).
+    pub access_token: String,
+    /// Always `"bearer"`.
+    pub token_type: String,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+    /// Access-token expiry, UTC ISO-8601 with milliseconds and `Z`.
+    pub expiration_date: String,
+    /// Opaque refresh token.
+    pub refresh_token: String,
+    /// Refresh-token lifetime in seconds.
+    pub refresh_token_expires_in: u64,
+    /// Refresh-token expiry, UTC ISO-8601 with milliseconds and `Z`.
+    pub refresh_token_expiration_date: String,
+}
+
+/// OAuth2 error codes of RFC 6749 §5.2 (and RFC 7009 §2.2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthErrorCode {
+    /// The request is malformed.
+    InvalidRequest,
+    /// Client authentication failed.
+    InvalidClient,
+    /// The grant (refresh token) is invalid, expired or revoked.
+    InvalidGrant,
+    /// The client may not use this grant type.
+    UnauthorizedClient,
+    /// The grant type is not supported.
+    UnsupportedGrantType,
+    /// The requested scope exceeds the granted one.
+    InvalidScope,
+    /// The token type cannot be revoked (RFC 7009).
+    UnsupportedTokenType,
+    /// Too many failed attempts (not in RFC 6749; sent with HTTP 429).
+    SlowDown,
+    /// An unexpected server-side failure.
+    ServerError,
+}
+
+impl OAuthErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::SlowDown => "slow_down",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// OAuth2 error body of RFC 6749 §5.2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthErrorBody {
+    /// The error code.
+    pub error: OAuthErrorCode,
+    /// Human-readable detail.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// RFC 9457 problem details, the body of every non-OAuth2 API error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A URI reference identifying the problem type.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the problem type.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// Explanation specific to this occurrence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Extension members (for example per-reading validation errors).
+    #[serde(flatten)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Media type of [`Problem`] bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Token introspection response (RFC 7662 §2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntrospectionResponse {
+    /// Whether the token is currently active.
+    pub active: bool,
+    /// Granted scope, space separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The application the token was issued to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// Subject (the application).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The organisation of the application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// Expiry, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Issue time, seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// Issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    /// Token identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+/// One public key of the JSON Web Key Set (RFC 7517, RFC 8037 for `OKP`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Jwk {
+    /// Key type, `OKP` for Ed25519.
+    pub kty: String,
+    /// Curve, `Ed25519`.
+    pub crv: String,
+    /// Public key, base64url without padding.
+    pub x: String,
+    /// Key id, matched against the JWT header `kid`.
+    pub kid: String,
+    /// Algorithm the key is used with.
+    pub alg: String,
+    /// Public key use, `sig`.
+    #[serde(rename = "use")]
+    pub key_use: String,
+}
+
+/// JSON Web Key Set served at `/.well-known/jwks.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The published keys: the active one and retired ones whose tokens may still be live.
+    pub keys: Vec<Jwk>,
+}
+
+/// A project visible to a token, as listed by `GET /v0/organisations/{id}/projects`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    /// The `ML_PROJECT` code.
+    pub code: String,
+    /// Creation time, UTC ISO-8601.
+    pub created_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_response_has_exactly_the_documented_fields() {
+        let response = TokenResponse {
+            access_token: "a.b.c".into(),
+            token_type: "bearer".into(),
+            expires_in: 172800,
+            expiration_date: "2021-10-27T12:06:28.828Z".into(),
+            refresh_token: "r".into(),
+            refresh_token_expires_in: 31557600,
+            refresh_token_expiration_date: "2022-10-25T18:06:28.849Z".into(),
+        };
+        let value = serde_json::to_value(&response).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "access_token",
+                "expiration_date",
+                "expires_in",
+                "refresh_token",
+                "refresh_token_expiration_date",
+                "refresh_token_expires_in",
+                "token_type"
+            ]
+        );
+    }
+
+    #[test]
+    fn error_codes_serialise_as_rfc_6749_strings() {
+        for code in [
+            OAuthErrorCode::InvalidRequest,
+            OAuthErrorCode::InvalidClient,
+            OAuthErrorCode::InvalidGrant,
+            OAuthErrorCode::UnsupportedGrantType,
+            OAuthErrorCode::InvalidScope,
+        ] {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Vigie's storage: the [`Store`] trait the rest of the service talks to, and its two
+//! implementations, embedded SQLite (the default) and PostgreSQL, chosen by URL scheme.
+//!
+//! Both backends share one SQL text (see `sql.rs`) and one conformance test suite.
+//! Token-path writes go through a group-commit writer so that many concurrent token
+//! requests share one durable commit.
+
+mod database_url;
+mod model;
+mod sql;
+pub mod testing;
+
+use async_trait::async_trait;
+
+pub use database_url::DatabaseUrl;
+pub use model::*;
+pub use sql::{PostgresStore, SqliteStore, scope_within};
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database answered with an error or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The named record does not exist.
+    #[error("{kind} {id} not found")]
+    NotFound {
+        /// What was looked for (`organisation`, `application`, …).
+        kind: &'static str,
+        /// The id that was not found.
+        id: String,
+    },
+    /// A record with the same unique key already exists.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The database URL is not one Vigie can use.
+    #[error("unsupported database URL: {0}")]
+    UnsupportedUrl(String),
+    /// The group-commit writer stopped (the store is shutting down).
+    #[error("storage writer is not running")]
+    WriterStopped,
+}
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Organisations, ML projects and applications: what the operator provisions.
+#[async_trait]
+pub trait DirectoryStore: Send + Sync {
+    /// Creates an organisation with a fresh id.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] when the name is taken.
+    async fn create_organisation(&self, name: &str, now: Millis) -> Result<Organisation>;
+    /// Lists all organisations, oldest first.
+    async fn list_organisations(&self) -> Result<Vec<Organisation>>;
+    /// Finds an organisation by its unique name.
+    async fn find_organisation_by_name(&self, name: &str) -> Result<Option<Organisation>>;
+    /// Creates an ML project in an organisation.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown organisation, [`Error::AlreadyExists`] for a
+    /// code already used in that organisation.
+    async fn create_project(&self, org_id: &str, code: &str, now: Millis) -> Result<MlProject>;
+    /// Lists the projects of one organisation, or of all when `org_id` is `None`.
+    async fn list_projects(&self, org_id: Option<&str>) -> Result<Vec<MlProject>>;
+    /// Creates an application (OAuth2 client) whose secret is stored only as `secret_hash`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown organisation.
+    async fn create_application(&self, new: NewApplication<'_>) -> Result<Application>;
+    /// Lists the applications of one organisation, or of all when `org_id` is `None`.
+    async fn list_applications(&self, org_id: Option<&str>) -> Result<Vec<Application>>;
+    /// Replaces an application's secret; the previous one stays valid until `previous_valid_until`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown or disabled application.
+    async fn rotate_application_secret(
+        &self,
+        app_id: &str,
+        new_secret_hash: &[u8],
+        previous_valid_until: Millis,
+        now: Millis,
+    ) -> Result<()>;
+    /// Disables an application and revokes all its refresh-token families at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown application.
+    async fn disable_application(&self, app_id: &str, now: Millis) -> Result<()>;
+    /// Everything needed to authenticate every application, for the server's cache.
+    async fn load_credentials(&self) -> Result<Vec<ApplicationCredentials>>;
+}
+
+/// Token signing keys.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Adds a key and retires every other active key at `now`.
+    async fn rotate_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<()>;
+    /// Adds `key` only when no active key exists; returns whether it was added.
+    async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<bool>;
+    /// All keys, newest first.
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>>;
+}
+
+/// Refresh tokens and access-token revocations.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Starts a refresh-token family for an enabled application.
+    ///
+    /// Returns `false`, storing nothing, when the application is unknown or disabled.
+    async fn create_refresh_family(&self, family: NewRefreshFamily) -> Result<bool>;
+    /// Rotates a refresh token in one atomic operation (see [`RotationOutcome`]).
+    async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome>;
+    /// Looks up a refresh token by hash.
+    async fn find_refresh_token(&self, hash: &[u8]) -> Result<Option<RefreshTokenInfo>>;
+    /// Revokes the family of a refresh token if it belongs to `app_id`; returns whether it did.
+    async fn revoke_refresh_family(&self, hash: &[u8], app_id: &str, now: Millis) -> Result<bool>;
+    /// Records the revocation of an access token until it expires.
+    async fn revoke_access_token(&self, jti: &str, app_id: &str, expires_at: Millis) -> Result<()>;
+    /// The ids of revoked access tokens that have not expired yet.
+    async fn load_revoked_access_tokens(&self, now: Millis) -> Result<Vec<String>>;
+}
+
+/// The whole storage of the service.
+#[async_trait]
+pub trait Store: DirectoryStore + KeyStore + TokenStore {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+    /// A number that changes whenever applications, keys or revocations change.
+    async fn generation(&self) -> Result<i64>;
+    /// The backend name, `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens (creating if needed) the store a URL names and applies its migrations.
+///
+/// # Errors
+/// [`Error::UnsupportedUrl`] for another scheme; database and migration errors.
+pub async fn open(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Store>> {
+    match url.scheme() {
+        "sqlite" => Ok(std::sync::Arc::new(SqliteStore::open(url).await?)),
+        "postgres" | "postgresql" => Ok(std::sync::Arc::new(PostgresStore::open(url).await?)),
+        _ => Err(Error::UnsupportedUrl(url.redacted())),
+    }
+}

@@ -1,0 +1,197 @@
+//! Records stored and returned by the [`crate::Store`].
+
+use serde::Serialize;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// A customer organisation (`ORGANISATION_ID`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organisation {
+    /// The `ORGANISATION_ID`.
+    pub id: String,
+    /// Unique display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// An anomaly-detection project of an organisation (`ML_PROJECT`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MlProject {
+    /// The owning organisation.
+    pub org_id: String,
+    /// The `ML_PROJECT` code, unique within the organisation.
+    pub code: String,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// An application (OAuth2 confidential client), without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Application {
+    /// The `APPLICATION_ID` (OAuth2 `client_id`).
+    pub id: String,
+    /// The owning organisation.
+    pub org_id: String,
+    /// Display name.
+    pub name: String,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// Creation time.
+    pub created_at: Millis,
+    /// When the application was disabled, if it was.
+    pub disabled_at: Option<Millis>,
+}
+
+/// What creating an application needs.
+#[derive(Debug, Clone)]
+pub struct NewApplication<'a> {
+    /// The new `APPLICATION_ID`.
+    pub id: &'a str,
+    /// The owning organisation.
+    pub org_id: &'a str,
+    /// Display name.
+    pub name: &'a str,
+    /// Granted scope, space separated.
+    pub scope: &'a str,
+    /// Hash of the secret; the secret itself is never stored.
+    pub secret_hash: &'a [u8],
+    /// Creation time.
+    pub now: Millis,
+}
+
+/// What authenticating an application needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationCredentials {
+    /// The `APPLICATION_ID`.
+    pub id: String,
+    /// The owning organisation.
+    pub org_id: String,
+    /// Granted scope, space separated.
+    pub scope: String,
+    /// Hash of the current secret.
+    pub secret_hash: Vec<u8>,
+    /// Hash of the previous secret while its grace period runs.
+    pub previous_secret_hash: Option<Vec<u8>>,
+    /// End of the previous secret's grace period.
+    pub previous_secret_expires_at: Option<Millis>,
+    /// Whether the application is disabled.
+    pub disabled: bool,
+}
+
+/// A new token-signing key.
+#[derive(Debug, Clone)]
+pub struct NewSigningKey {
+    /// Key id, published in the JWKS and in JWT headers.
+    pub kid: String,
+    /// JWS algorithm (`EdDSA`).
+    pub algorithm: String,
+    /// Private key, PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// Raw public key.
+    pub public_key: Vec<u8>,
+}
+
+/// A stored token-signing key.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    /// Key id.
+    pub kid: String,
+    /// JWS algorithm.
+    pub algorithm: String,
+    /// Private key, PKCS#8 DER.
+    pub private_key: Vec<u8>,
+    /// Raw public key.
+    pub public_key: Vec<u8>,
+    /// Creation time.
+    pub created_at: Millis,
+    /// When the key stopped signing, if it did.
+    pub retired_at: Option<Millis>,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first refresh token of a new family (issued with a `client_credentials` grant).
+#[derive(Debug, Clone)]
+pub struct NewRefreshFamily {
+    /// New family id.
+    pub family_id: String,
+    /// The application the tokens are bound to.
+    pub app_id: String,
+    /// Scope granted to the family, space separated.
+    pub scope: String,
+    /// Hash of the first refresh token.
+    pub token_hash: Vec<u8>,
+    /// Expiry of the first refresh token.
+    pub expires_at: Millis,
+    /// Issue time.
+    pub now: Millis,
+}
+
+/// A request to exchange a refresh token for a new one.
+#[derive(Debug, Clone)]
+pub struct RefreshRotation {
+    /// Hash of the presented refresh token.
+    pub presented_hash: Vec<u8>,
+    /// The authenticated application presenting it.
+    pub app_id: String,
+    /// Requested scope, if any; must be within the family's scope.
+    pub requested_scope: Option<String>,
+    /// Hash of the refresh token to issue.
+    pub new_hash: Vec<u8>,
+    /// Expiry of the refresh token to issue.
+    pub new_expires_at: Millis,
+    /// How long after a rotation the immediately previous token still rotates.
+    pub grace_ms: Millis,
+    /// Current time.
+    pub now: Millis,
+}
+
+/// Result of [`crate::TokenStore::rotate_refresh_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The new token is stored; its family grants `scope`.
+    Rotated {
+        /// The family's granted scope.
+        scope: String,
+    },
+    /// No such token, or it belongs to another application.
+    Unknown,
+    /// The token has expired.
+    Expired,
+    /// The token's family was revoked earlier.
+    Revoked,
+    /// The application is disabled.
+    ApplicationDisabled,
+    /// The requested scope exceeds the family's scope; nothing changed.
+    ScopeExceeded,
+    /// An already-rotated token was replayed after the grace window: the family is now revoked.
+    ReuseDetected,
+}
+
+/// A stored refresh token, for introspection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenInfo {
+    /// The application it is bound to.
+    pub app_id: String,
+    /// The family's granted scope.
+    pub scope: String,
+    /// Issue time.
+    pub issued_at: Millis,
+    /// Expiry.
+    pub expires_at: Millis,
+    /// Whether the family is revoked.
+    pub revoked: bool,
+    /// Whether this token is of the family's current generation.
+    pub current: bool,
+}

@@ -1,0 +1,668 @@
+//! One SQL text for both backends. The statements use `$n` placeholders, which SQLite
+//! and PostgreSQL both accept, and `sql_store!` instantiates the same implementation
+//! for each driver, so the two backends cannot drift apart.
+//!
+//! Token-path writes (new refresh-token families, rotations) go through a group-commit
+//! writer task: every job waiting when a batch starts is applied in one transaction and
+//! acknowledged after one durable commit. A batch that fails is retried job by job so
+//! one bad job cannot fail its neighbours.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::Row;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::*;
+
+/// Jobs waiting beyond this many are left for the next batch.
+const MAX_BATCH: usize = 1024;
+/// How many token-path writes may wait for the writer before callers wait to enqueue.
+const WRITE_QUEUE: usize = 8192;
+
+enum WriteJob {
+    CreateFamily(NewRefreshFamily, oneshot::Sender<Result<bool>>),
+    Rotate(RefreshRotation, oneshot::Sender<Result<RotationOutcome>>),
+}
+
+enum JobOutput {
+    Created(bool),
+    Rotated(RotationOutcome),
+}
+
+impl WriteJob {
+    fn deliver(self, output: Result<JobOutput>) {
+        // A caller that gave up (client disconnected) no longer listens; that is fine.
+        match (self, output) {
+            (Self::CreateFamily(_, reply), Ok(JobOutput::Created(created))) => {
+                let _ = reply.send(Ok(created));
+            }
+            (Self::Rotate(_, reply), Ok(JobOutput::Rotated(outcome))) => {
+                let _ = reply.send(Ok(outcome));
+            }
+            (Self::CreateFamily(_, reply), Err(error)) => {
+                let _ = reply.send(Err(error));
+            }
+            (Self::Rotate(_, reply), Err(error)) => {
+                let _ = reply.send(Err(error));
+            }
+            (_, Ok(_)) => unreachable!("a job's output always matches its kind"),
+        }
+    }
+}
+
+/// Whether every scope token of `requested` is in `granted` (both space separated).
+pub fn scope_within(requested: &str, granted: &str) -> bool {
+    requested
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .all(|wanted| granted.split(' ').any(|have| have == wanted))
+}
+
+fn map_insert_error(error: sqlx::Error, what: impl FnOnce() -> String, parent: (&'static str, &str)) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::AlreadyExists(what()),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound {
+            kind: parent.0,
+            id: parent.1.to_owned(),
+        },
+        _ => Error::Database(error),
+    }
+}
+
+const BUMP_GENERATION: &str = "UPDATE state_generation SET value = value + 1 WHERE id = 1";
+
+macro_rules! sql_store {
+    ($store:ident, $db:ty, $begin:expr, $backend:expr) => {
+        /// Storage on this backend; cheap to clone.
+        #[derive(Clone)]
+        pub struct $store {
+            pool: sqlx::Pool<$db>,
+            writer: mpsc::Sender<WriteJob>,
+        }
+
+        type Conn = <$db as sqlx::Database>::Connection;
+
+        impl $store {
+            fn from_pool(pool: sqlx::Pool<$db>) -> Self {
+                let (writer, jobs) = mpsc::channel(WRITE_QUEUE);
+                tokio::spawn(run_writer(pool.clone(), jobs));
+                Self { pool, writer }
+            }
+
+            async fn submit<T>(
+                &self,
+                job: impl FnOnce(oneshot::Sender<Result<T>>) -> WriteJob,
+            ) -> Result<T> {
+                let (reply, answer) = oneshot::channel();
+                self.writer.send(job(reply)).await.map_err(|_| Error::WriterStopped)?;
+                answer.await.map_err(|_| Error::WriterStopped)?
+            }
+        }
+
+        async fn run_writer(pool: sqlx::Pool<$db>, mut jobs: mpsc::Receiver<WriteJob>) {
+            let mut batch = Vec::with_capacity(MAX_BATCH);
+            while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                match apply_batch(&pool, &batch).await {
+                    Ok(outputs) => {
+                        for (job, output) in batch.drain(..).zip(outputs) {
+                            job.deliver(Ok(output));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, jobs = batch.len(), "batched write failed; retrying jobs one by one");
+                        for job in batch.drain(..) {
+                            let output = apply_batch(&pool, std::slice::from_ref(&job))
+                                .await
+                                .map(|mut outputs| outputs.remove(0));
+                            job.deliver(output);
+                        }
+                    }
+                }
+            }
+        }
+
+        async fn apply_batch(pool: &sqlx::Pool<$db>, batch: &[WriteJob]) -> Result<Vec<JobOutput>> {
+            let mut tx = pool.begin_with($begin).await?;
+            let mut outputs = Vec::with_capacity(batch.len());
+            for job in batch {
+                outputs.push(match job {
+                    WriteJob::CreateFamily(family, _) => {
+                        JobOutput::Created(create_family(&mut tx, family).await?)
+                    }
+                    WriteJob::Rotate(rotation, _) => JobOutput::Rotated(rotate(&mut tx, rotation).await?),
+                });
+            }
+            tx.commit().await?;
+            Ok(outputs)
+        }
+
+        async fn create_family(conn: &mut Conn, family: &NewRefreshFamily) -> Result<bool> {
+            let started = sqlx::query(
+                "INSERT INTO refresh_families (id, app_id, scope, generation, rotated_at, created_at)
+                 SELECT $1, id, $2, 0, $3, $3 FROM applications WHERE id = $4 AND disabled_at IS NULL",
+            )
+            .bind(&family.family_id)
+            .bind(&family.scope)
+            .bind(family.now)
+            .bind(&family.app_id)
+            .execute(&mut *conn)
+            .await?;
+            if started.rows_affected() == 0 {
+                return Ok(false);
+            }
+            insert_refresh_token(conn, &family.token_hash, &family.family_id, 0, family.now, family.expires_at).await?;
+            Ok(true)
+        }
+
+        async fn insert_refresh_token(
+            conn: &mut Conn,
+            hash: &[u8],
+            family_id: &str,
+            generation: i64,
+            issued_at: Millis,
+            expires_at: Millis,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO refresh_tokens (hash, family_id, generation, issued_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(hash)
+            .bind(family_id)
+            .bind(generation)
+            .bind(issued_at)
+            .bind(expires_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        async fn rotate(conn: &mut Conn, r: &RefreshRotation) -> Result<RotationOutcome> {
+            let Some(row) = sqlx::query(
+                "SELECT t.family_id, t.generation, t.expires_at, f.app_id, f.scope, f.revoked_at, a.disabled_at
+                 FROM refresh_tokens t
+                 JOIN refresh_families f ON f.id = t.family_id
+                 JOIN applications a ON a.id = f.app_id
+                 WHERE t.hash = $1",
+            )
+            .bind(&r.presented_hash)
+            .fetch_optional(&mut *conn)
+            .await?
+            else {
+                return Ok(RotationOutcome::Unknown);
+            };
+            let family_id: String = row.try_get("family_id")?;
+            let generation: i64 = row.try_get("generation")?;
+            let expires_at: i64 = row.try_get("expires_at")?;
+            let app_id: String = row.try_get("app_id")?;
+            let scope: String = row.try_get("scope")?;
+            let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+            let disabled_at: Option<i64> = row.try_get("disabled_at")?;
+            if app_id != r.app_id {
+                return Ok(RotationOutcome::Unknown);
+            }
+            if disabled_at.is_some() {
+                return Ok(RotationOutcome::ApplicationDisabled);
+            }
+            if revoked_at.is_some() {
+                return Ok(RotationOutcome::Revoked);
+            }
+            if expires_at <= r.now {
+                return Ok(RotationOutcome::Expired);
+            }
+            if let Some(requested) = &r.requested_scope {
+                if !scope_within(requested, &scope) {
+                    return Ok(RotationOutcome::ScopeExceeded);
+                }
+            }
+            // The decision and its effect are one statement, so concurrent rotations (even
+            // from several server processes on PostgreSQL) serialise on the family row:
+            // the current generation advances; the immediately previous generation, within
+            // the grace window, gets a sibling of the current one; anything else is reuse.
+            let Some(updated) = sqlx::query(
+                "UPDATE refresh_families SET
+                    generation = CASE WHEN generation = $2 THEN generation + 1 ELSE generation END,
+                    rotated_at = CASE WHEN generation = $2 THEN $3 ELSE rotated_at END,
+                    revoked_at = CASE WHEN generation = $2 OR (generation = $2 + 1 AND rotated_at + $4 > $3)
+                                      THEN NULL ELSE $3 END,
+                    revoked_reason = CASE WHEN generation = $2 OR (generation = $2 + 1 AND rotated_at + $4 > $3)
+                                      THEN NULL ELSE 'refresh token reuse' END
+                 WHERE id = $1 AND revoked_at IS NULL
+                 RETURNING generation, revoked_at",
+            )
+            .bind(&family_id)
+            .bind(generation)
+            .bind(r.now)
+            .bind(r.grace_ms)
+            .fetch_optional(&mut *conn)
+            .await?
+            else {
+                return Ok(RotationOutcome::Revoked);
+            };
+            let new_generation: i64 = updated.try_get("generation")?;
+            let revoked: Option<i64> = updated.try_get("revoked_at")?;
+            if revoked.is_some() {
+                tracing::warn!(family = %family_id, app = %app_id, "refresh token reuse detected; family revoked");
+                return Ok(RotationOutcome::ReuseDetected);
+            }
+            insert_refresh_token(conn, &r.new_hash, &family_id, new_generation, r.now, r.new_expires_at).await?;
+            Ok(RotationOutcome::Rotated { scope })
+        }
+
+        fn organisation_from(row: &<$db as sqlx::Database>::Row) -> Result<Organisation> {
+            Ok(Organisation {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn project_from(row: &<$db as sqlx::Database>::Row) -> Result<MlProject> {
+            Ok(MlProject {
+                org_id: row.try_get("org_id")?,
+                code: row.try_get("code")?,
+                created_at: row.try_get("created_at")?,
+            })
+        }
+
+        fn application_from(row: &<$db as sqlx::Database>::Row) -> Result<Application> {
+            Ok(Application {
+                id: row.try_get("id")?,
+                org_id: row.try_get("org_id")?,
+                name: row.try_get("name")?,
+                scope: row.try_get("scope")?,
+                created_at: row.try_get("created_at")?,
+                disabled_at: row.try_get("disabled_at")?,
+            })
+        }
+
+        #[async_trait]
+        impl DirectoryStore for $store {
+            async fn create_organisation(&self, name: &str, now: Millis) -> Result<Organisation> {
+                let org = Organisation { id: uuid::Uuid::new_v4().to_string(), name: name.to_owned(), created_at: now };
+                sqlx::query("INSERT INTO organisations (id, name, created_at) VALUES ($1, $2, $3)")
+                    .bind(&org.id)
+                    .bind(&org.name)
+                    .bind(org.created_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_insert_error(e, || format!("organisation named {name:?}"), ("organisation", "")))?;
+                Ok(org)
+            }
+
+            async fn list_organisations(&self) -> Result<Vec<Organisation>> {
+                sqlx::query("SELECT id, name, created_at FROM organisations ORDER BY created_at, id")
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(organisation_from)
+                    .collect()
+            }
+
+            async fn find_organisation_by_name(&self, name: &str) -> Result<Option<Organisation>> {
+                sqlx::query("SELECT id, name, created_at FROM organisations WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .as_ref()
+                    .map(organisation_from)
+                    .transpose()
+            }
+
+            async fn create_project(&self, org_id: &str, code: &str, now: Millis) -> Result<MlProject> {
+                sqlx::query("INSERT INTO ml_projects (org_id, code, created_at) VALUES ($1, $2, $3)")
+                    .bind(org_id)
+                    .bind(code)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| map_insert_error(e, || format!("project {code:?}"), ("organisation", org_id)))?;
+                Ok(MlProject { org_id: org_id.to_owned(), code: code.to_owned(), created_at: now })
+            }
+
+            async fn list_projects(&self, org_id: Option<&str>) -> Result<Vec<MlProject>> {
+                sqlx::query(
+                    "SELECT org_id, code, created_at FROM ml_projects
+                     WHERE $1 IS NULL OR org_id = $1 ORDER BY org_id, code",
+                )
+                .bind(org_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(project_from)
+                .collect()
+            }
+
+            async fn create_application(&self, new: NewApplication<'_>) -> Result<Application> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO applications (id, org_id, name, scope, secret_hash, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(new.id)
+                .bind(new.org_id)
+                .bind(new.name)
+                .bind(new.scope)
+                .bind(new.secret_hash)
+                .bind(new.now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| map_insert_error(e, || format!("application {}", new.id), ("organisation", new.org_id)))?;
+                tx.commit().await?;
+                Ok(Application {
+                    id: new.id.to_owned(),
+                    org_id: new.org_id.to_owned(),
+                    name: new.name.to_owned(),
+                    scope: new.scope.to_owned(),
+                    created_at: new.now,
+                    disabled_at: None,
+                })
+            }
+
+            async fn list_applications(&self, org_id: Option<&str>) -> Result<Vec<Application>> {
+                sqlx::query(
+                    "SELECT id, org_id, name, scope, created_at, disabled_at FROM applications
+                     WHERE $1 IS NULL OR org_id = $1 ORDER BY created_at, id",
+                )
+                .bind(org_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(application_from)
+                .collect()
+            }
+
+            async fn rotate_application_secret(
+                &self,
+                app_id: &str,
+                new_secret_hash: &[u8],
+                previous_valid_until: Millis,
+                _now: Millis,
+            ) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                let changed = sqlx::query(
+                    "UPDATE applications SET previous_secret_hash = secret_hash,
+                        previous_secret_expires_at = $1, secret_hash = $2
+                     WHERE id = $3 AND disabled_at IS NULL",
+                )
+                .bind(previous_valid_until)
+                .bind(new_secret_hash)
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?;
+                if changed.rows_affected() == 0 {
+                    return Err(Error::NotFound { kind: "enabled application", id: app_id.to_owned() });
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn disable_application(&self, app_id: &str, now: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                let changed = sqlx::query("UPDATE applications SET disabled_at = COALESCE(disabled_at, $1) WHERE id = $2")
+                    .bind(now)
+                    .bind(app_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if changed.rows_affected() == 0 {
+                    return Err(Error::NotFound { kind: "application", id: app_id.to_owned() });
+                }
+                sqlx::query(
+                    "UPDATE refresh_families SET revoked_at = $1, revoked_reason = 'application disabled'
+                     WHERE app_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(app_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_credentials(&self) -> Result<Vec<ApplicationCredentials>> {
+                sqlx::query(
+                    "SELECT id, org_id, scope, secret_hash, previous_secret_hash, previous_secret_expires_at, disabled_at
+                     FROM applications",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(ApplicationCredentials {
+                        id: row.try_get("id")?,
+                        org_id: row.try_get("org_id")?,
+                        scope: row.try_get("scope")?,
+                        secret_hash: row.try_get("secret_hash")?,
+                        previous_secret_hash: row.try_get("previous_secret_hash")?,
+                        previous_secret_expires_at: row.try_get("previous_secret_expires_at")?,
+                        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+                    })
+                })
+                .collect()
+            }
+        }
+
+        #[async_trait]
+        impl KeyStore for $store {
+            async fn rotate_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                sqlx::query("UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_key(&mut tx, &key, now).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<bool> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                let active: i64 = sqlx::query("SELECT COUNT(*) AS n FROM signing_keys WHERE retired_at IS NULL")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                if active > 0 {
+                    return Ok(false);
+                }
+                insert_key(&mut tx, &key, now).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+                sqlx::query(
+                    "SELECT kid, algorithm, private_key, public_key, created_at, retired_at
+                     FROM signing_keys ORDER BY created_at DESC, kid",
+                )
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(SigningKeyRecord {
+                        kid: row.try_get("kid")?,
+                        algorithm: row.try_get("algorithm")?,
+                        private_key: row.try_get("private_key")?,
+                        public_key: row.try_get("public_key")?,
+                        created_at: row.try_get("created_at")?,
+                        retired_at: row.try_get("retired_at")?,
+                    })
+                })
+                .collect()
+            }
+        }
+
+        async fn insert_key(conn: &mut Conn, key: &NewSigningKey, now: Millis) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&key.kid)
+            .bind(&key.algorithm)
+            .bind(&key.private_key)
+            .bind(&key.public_key)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl TokenStore for $store {
+            async fn create_refresh_family(&self, family: NewRefreshFamily) -> Result<bool> {
+                self.submit(|reply| WriteJob::CreateFamily(family, reply)).await
+            }
+
+            async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome> {
+                self.submit(|reply| WriteJob::Rotate(rotation, reply)).await
+            }
+
+            async fn find_refresh_token(&self, hash: &[u8]) -> Result<Option<RefreshTokenInfo>> {
+                sqlx::query(
+                    "SELECT f.app_id, f.scope, t.issued_at, t.expires_at, f.revoked_at,
+                            t.generation AS token_generation, f.generation AS family_generation
+                     FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id
+                     WHERE t.hash = $1",
+                )
+                .bind(hash)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(|row| {
+                    Ok(RefreshTokenInfo {
+                        app_id: row.try_get("app_id")?,
+                        scope: row.try_get("scope")?,
+                        issued_at: row.try_get("issued_at")?,
+                        expires_at: row.try_get("expires_at")?,
+                        revoked: row.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                        current: row.try_get::<i64, _>("token_generation")?
+                            == row.try_get::<i64, _>("family_generation")?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn revoke_refresh_family(&self, hash: &[u8], app_id: &str, now: Millis) -> Result<bool> {
+                let changed = sqlx::query(
+                    "UPDATE refresh_families SET revoked_at = $1, revoked_reason = 'revoked by client'
+                     WHERE id = (SELECT family_id FROM refresh_tokens WHERE hash = $2)
+                       AND app_id = $3 AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(hash)
+                .bind(app_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(changed.rows_affected() > 0)
+            }
+
+            async fn revoke_access_token(&self, jti: &str, app_id: &str, expires_at: Millis) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                sqlx::query(BUMP_GENERATION).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO revoked_access_tokens (jti, app_id, expires_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(jti)
+                .bind(app_id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn load_revoked_access_tokens(&self, now: Millis) -> Result<Vec<String>> {
+                sqlx::query("SELECT jti FROM revoked_access_tokens WHERE expires_at > $1")
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| Ok(row.try_get("jti")?))
+                    .collect()
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn generation(&self) -> Result<i64> {
+                Ok(sqlx::query("SELECT value FROM state_generation WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("value")?)
+            }
+
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+        }
+    };
+}
+
+mod sqlite {
+    use super::*;
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+    sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "sqlite");
+
+    impl SqliteStore {
+        /// Opens the SQLite database at `url` (creating the file and its folder if
+        /// needed) in WAL mode with full fsync on commit, and applies migrations.
+        ///
+        /// # Errors
+        /// I/O, database and migration errors.
+        pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+            let options = SqliteConnectOptions::from_str(url.expose())?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(folder) = options.get_filename().parent() {
+                if !folder.as_os_str().is_empty() && !Path::new(folder).exists() {
+                    std::fs::create_dir_all(folder).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+                }
+            }
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+            Ok(Self::from_pool(pool))
+        }
+    }
+}
+
+mod postgres {
+    use super::*;
+    use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+    sql_store!(PostgresStore, sqlx::Postgres, "BEGIN", "postgres");
+
+    impl PostgresStore {
+        /// Connects to PostgreSQL at `url` and applies migrations.
+        ///
+        /// # Errors
+        /// Connection and migration errors.
+        pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+            let options = PgConnectOptions::from_str(url.expose())?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+            Ok(Self::from_pool(pool))
+        }
+    }
+}
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
