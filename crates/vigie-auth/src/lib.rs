@@ -1,0 +1,15 @@
+//! The token server's domain, free of HTTP: client authentication, the
+//! `client_credentials` and `refresh_token` grants, JWT access tokens and their
+//! verification, revocation (RFC 7009), introspection (RFC 7662), signing-key
+//! management and operator provisioning.
+
+pub mod basic;
+pub mod clock;
+pub mod jwt;
+pub mod lifetime;
+pub mod limits;
+pub mod provision;
+pub mod secret;
+mod service;
+
+pub use service::{AuthConfig, AuthService, AuthenticatedClient, ClientCredentials, Error, Result};
