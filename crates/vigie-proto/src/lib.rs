@@ -41,8 +41,6 @@ pub enum OAuthErrorCode {
     InvalidScope,
     /// The token type cannot be revoked (RFC 7009).
     UnsupportedTokenType,
-    /// Too many failed attempts (not in RFC 6749; sent with HTTP 429).
-    SlowDown,
     /// An unexpected server-side failure.
     ServerError,
 }
@@ -58,7 +56,6 @@ impl OAuthErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
-            Self::SlowDown => "slow_down",
             Self::ServerError => "server_error",
         }
     }

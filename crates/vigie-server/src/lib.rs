@@ -1,0 +1,149 @@
+//! Vigie's HTTP layer: routing, extractors, error mapping and the server's lifecycle.
+//! Handlers stay thin; the rules live in `vigie-auth` and `vigie-store`.
+
+pub mod bearer;
+mod discovery;
+pub mod metrics;
+mod oauth;
+mod ops;
+pub mod problem;
+mod projects;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+use vigie_auth::clock::Clock;
+use vigie_auth::{AuthConfig, AuthService};
+use vigie_store::Store;
+
+pub use oauth::MAX_FORM_BYTES;
+
+use crate::metrics::Metrics;
+use crate::problem::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The token server.
+    pub auth: Arc<AuthService>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Public base URL (token `iss`); defaults to `http://` and the bound address.
+    pub issuer: Option<String>,
+    /// Token settings; their `issuer` is replaced by the one above.
+    pub auth: AuthConfig,
+    /// How often to look for changes made by the operator CLI (applications, keys, revocations).
+    pub reload_interval: Duration,
+}
+
+/// All routes of the service, with their middleware.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(oauth::router())
+        .merge(discovery::router())
+        .merge(ops::router())
+        .merge(projects::router())
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept this method")
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record_latency))
+        .layer(
+            // Only method and path are recorded: never headers, query strings or bodies,
+            // which can carry secrets and tokens.
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(())
+                .on_response(|response: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::debug!(status = response.status().as_u16(), ?latency, "response");
+                })
+                .on_failure(()),
+        )
+        .layer(CatchPanicLayer::custom(|_panic| {
+            tracing::error!("a request handler panicked");
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request").into_response()
+        }))
+        .with_state(state)
+}
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    auth: Arc<AuthService>,
+    reload_interval: Duration,
+}
+
+impl Server {
+    /// Binds the listener and starts the token service on `store`.
+    ///
+    /// # Errors
+    /// Binding or storage errors.
+    pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.listen).await?;
+        let local = listener.local_addr()?;
+        let mut auth_config = config.auth;
+        auth_config.issuer = config
+            .issuer
+            .map(|issuer| issuer.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{local}"));
+        let auth = Arc::new(AuthService::start(store, clock, auth_config).await?);
+        let state = AppState { auth: auth.clone(), metrics: Arc::new(Metrics::default()) };
+        Ok(Self { listener, router: router(state), auth, reload_interval: config.reload_interval })
+    }
+
+    /// The bound address.
+    ///
+    /// # Panics
+    /// Never for a bound TCP listener.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// The token service, for callers that provision or inspect.
+    pub fn auth(&self) -> &Arc<AuthService> {
+        &self.auth
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    ///
+    /// # Errors
+    /// I/O errors of the listener.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let reloader = self.auth.spawn_reloader(self.reload_interval);
+        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        reloader.abort();
+        result
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+    /// The token service could not start.
+    #[error(transparent)]
+    Auth(#[from] vigie_auth::Error),
+}

@@ -1,0 +1,215 @@
+//! The OAuth2 endpoints: token (at both documented paths), revocation (RFC 7009) and
+//! introspection (RFC 7662). Handlers only read the request and render the answer;
+//! the rules live in `vigie_auth::AuthService`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use secrecy::SecretString;
+use vigie_auth::{AuthenticatedClient, ClientCredentials};
+use vigie_proto::OAuthErrorCode;
+
+use crate::AppState;
+use crate::problem::OAuthError;
+
+/// Largest accepted body of the OAuth2 endpoints; real requests are a few hundred bytes.
+pub const MAX_FORM_BYTES: usize = 8 * 1024;
+
+/// Routes of the OAuth2 endpoints.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v0/oauth2token", post(token_post))
+        .route("/v0/oauth2/token", post(token_post))
+        .route("/v0/oauth2/revoke", post(revoke_post))
+        .route("/v0/oauth2/introspect", post(introspect_post))
+}
+
+/// `POST /v0/oauth2token` and `POST /v0/oauth2/token`.
+async fn token_post(State(state): State<AppState>, request: Request) -> Response {
+    let outcome = async {
+        let (form, client) = read_authenticated_form(&state, request).await?;
+        let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;
+        let scope = form.get("scope").map(String::as_str);
+        match grant_type.as_str() {
+            "client_credentials" => Ok(state.auth.grant_client_credentials(&client, scope).await?),
+            "refresh_token" => {
+                let refresh_token =
+                    form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("missing refresh_token"))?;
+                Ok(state.auth.grant_refresh_token(&client, refresh_token, scope).await?)
+            }
+            other => Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                format!("grant_type {:?} is not supported; use client_credentials or refresh_token", truncate(other)),
+            )),
+        }
+        .map(|response| (grant_type.clone(), response))
+    }
+    .await;
+    match outcome {
+        Ok((grant_type, response)) => {
+            state.metrics.token_issued(&grant_type);
+            let mut response = axum::Json(response).into_response();
+            no_store(response.headers_mut());
+            response
+        }
+        Err(error) => {
+            state.metrics.token_failed(error.code());
+            error.into_response()
+        }
+    }
+}
+
+/// `POST /v0/oauth2/revoke` (RFC 7009): always 200 for an authenticated client.
+async fn revoke_post(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+    let (form, client) = read_authenticated_form(&state, request).await?;
+    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+    state.auth.revoke(&client, token).await?;
+    let mut response = StatusCode::OK.into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+/// `POST /v0/oauth2/introspect` (RFC 7662): a client learns about its own tokens only.
+async fn introspect_post(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+    let (form, client) = read_authenticated_form(&state, request).await?;
+    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+    let mut response = axum::Json(state.auth.introspect(&client, token).await?).into_response();
+    no_store(response.headers_mut());
+    Ok(response)
+}
+
+fn no_store(headers: &mut HeaderMap) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// Reads the form body and authenticates the client by exactly one method.
+async fn read_authenticated_form(state: &AppState, request: Request) -> Result<(Form, AuthenticatedClient), OAuthError> {
+    let address = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
+    let (parts, body) = request.into_parts();
+    let form = read_form(&parts.headers, body).await?;
+    let credentials = client_credentials(&parts.headers, &form)?;
+    let client = state.auth.authenticate(&credentials, address)?;
+    Ok((form, client))
+}
+
+/// Parsed `application/x-www-form-urlencoded` parameters; empty values count as absent.
+pub(crate) struct Form(HashMap<String, String>);
+
+impl Form {
+    fn get(&self, name: &str) -> Option<&String> {
+        self.0.get(name)
+    }
+}
+
+async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, OAuthError> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return Err(OAuthError::invalid_request(
+            "the request body must be application/x-www-form-urlencoded (set the Content-Type header)",
+        ));
+    }
+    let too_large = || OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_FORM_BYTES as u64) {
+        return Err(too_large());
+    }
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| too_large())?;
+    parse_form(&bytes).map(Form)
+}
+
+/// Parses a form body strictly: every name and value must be UTF-8 once decoded and no
+/// parameter may appear twice (RFC 6749 §3.1, §3.2).
+pub(crate) fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let mut parameters = HashMap::new();
+    for pair in bytes.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &b""[..]),
+        };
+        let name = form_decode(name).ok_or_else(|| OAuthError::invalid_request("a parameter name is not UTF-8"))?;
+        let value = form_decode(value)
+            .ok_or_else(|| OAuthError::invalid_request(format!("parameter {} is not UTF-8", truncate(&name))))?;
+        if parameters.contains_key(&name) {
+            return Err(OAuthError::invalid_request(format!("parameter {} is repeated", truncate(&name))));
+        }
+        parameters.insert(name, value);
+    }
+    // "Parameters sent without a value MUST be treated as if they were omitted"; they
+    // were kept until now so that repeating one is still an error.
+    parameters.retain(|_, value| !value.is_empty());
+    Ok(parameters)
+}
+
+fn form_decode(raw: &[u8]) -> Option<String> {
+    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    String::from_utf8(percent_encoding::percent_decode(&plus_as_space).collect()).ok()
+}
+
+/// Keeps client-chosen text in error messages short.
+fn truncate(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+/// Finds the client credentials: HTTP Basic or `client_id`/`client_secret` in the body, not both.
+fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredentials, OAuthError> {
+    let body_id = form.get("client_id");
+    let body_secret = form.get("client_secret");
+    let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
+    match (authorizations.next(), authorizations.next()) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request("the Authorization header is repeated")),
+        (Some(value), None) => {
+            let (client_id, secret) = vigie_auth::basic::parse_basic_credentials(value.as_bytes())
+                .map_err(|error| OAuthError::invalid_request(error.to_string()))?;
+            if body_secret.is_some() {
+                return Err(OAuthError::invalid_request(
+                    "use exactly one client authentication method: HTTP Basic or client_secret in the body, not both",
+                ));
+            }
+            if body_id.is_some_and(|id| *id != client_id) {
+                return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
+            }
+            Ok(ClientCredentials { client_id, client_secret: SecretString::from(secret) })
+        }
+        (None, _) => match (body_id, body_secret) {
+            (Some(id), Some(secret)) => {
+                Ok(ClientCredentials { client_id: id.clone(), client_secret: SecretString::from(secret.clone()) })
+            }
+            _ => Err(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication required: HTTP Basic with APPLICATION_ID:APPLICATION_SECRET",
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_is_decoded_strictly() {
+        let form = parse_form(b"grant_type=refresh_token&refresh_token=a%2Bb+c&scope=").unwrap();
+        assert_eq!(form["grant_type"], "refresh_token");
+        assert_eq!(form["refresh_token"], "a+b c");
+        assert!(!form.contains_key("scope"), "empty values count as omitted");
+    }
+
+    #[test]
+    fn repeated_and_non_utf8_parameters_are_invalid_requests() {
+        for body in [&b"grant_type=a&grant_type=b"[..], b"scope=&scope=data", b"grant_type=%FF", b"%C3%28=x"] {
+            let error = parse_form(body).unwrap_err();
+            assert_eq!(error.code(), OAuthErrorCode::InvalidRequest);
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Command-line interface. Every setting is a flag and a `VIGIE_` environment variable;
+//! the doc comments are the reference (`vigie serve --help`).
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default database: an embedded SQLite file, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./vigie-data/vigie.db";
+
+/// Vigie: sensor readings in, anomalies out.
+#[derive(Debug, Parser)]
+#[command(name = "vigie", version, about)]
+pub struct Cli {
+    /// Database: `sqlite://PATH` (default, embedded) or `postgres://USER:PASSWORD@HOST/DB`.
+    #[arg(long, global = true, env = "VIGIE_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: String,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service.
+    Serve(ServeArgs),
+    /// Provision organisations, projects, applications and keys (works on the database directly).
+    Admin(AdminArgs),
+}
+
+/// Settings of `vigie serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "VIGIE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Public base URL of this service, the `iss` of its tokens (default: http:// and the listen address).
+    #[arg(long, env = "VIGIE_ISSUER")]
+    pub issuer: Option<String>,
+
+    /// `aud` of issued access tokens.
+    #[arg(long, env = "VIGIE_AUDIENCE", default_value = "vigie-api")]
+    pub audience: String,
+
+    /// Access-token lifetime in seconds at normal load.
+    #[arg(long, env = "VIGIE_ACCESS_TOKEN_TTL", default_value_t = 172_800)]
+    pub access_token_ttl: u64,
+
+    /// Longest access-token lifetime under load, seconds (default: twice the lifetime).
+    #[arg(long, env = "VIGIE_ACCESS_TOKEN_TTL_MAX")]
+    pub access_token_ttl_max: Option<u64>,
+
+    /// Token issuance rate (tokens/s over the last minute) up to which the lifetime is not stretched.
+    #[arg(long, env = "VIGIE_TOKEN_LOAD_LOW", default_value_t = 50.0)]
+    pub token_load_low: f64,
+
+    /// Token issuance rate from which lifetimes are at their maximum.
+    #[arg(long, env = "VIGIE_TOKEN_LOAD_HIGH", default_value_t = 500.0)]
+    pub token_load_high: f64,
+
+    /// Refresh-token lifetime in seconds (365.25 days).
+    #[arg(long, env = "VIGIE_REFRESH_TOKEN_TTL", default_value_t = 31_557_600)]
+    pub refresh_token_ttl: u64,
+
+    /// Seconds during which the immediately previous refresh token still works, so
+    /// concurrent refreshes by one client do not lock it out.
+    #[arg(long, env = "VIGIE_REFRESH_GRACE_SECONDS", default_value_t = 10)]
+    pub refresh_grace_seconds: u64,
+
+    /// Failed client authentications allowed per minute for one client id before 429.
+    #[arg(long, env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_CLIENT", default_value = "20")]
+    pub failed_auth_per_client: std::num::NonZeroU32,
+
+    /// Failed client authentications allowed per minute from one address before 429.
+    #[arg(long, env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_ADDRESS", default_value = "60")]
+    pub failed_auth_per_address: std::num::NonZeroU32,
+
+    /// How often to pick up changes made with `vigie admin` (disabled applications,
+    /// rotated secrets and keys, revocations), milliseconds.
+    #[arg(long, env = "VIGIE_RELOAD_INTERVAL_MS", default_value_t = 1000)]
+    pub reload_interval_ms: u64,
+
+    /// Provision a demo organisation, application and ML project on first start and print their credentials.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// `vigie admin …`
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// What to manage.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// Operator commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Organisations (ORGANISATION_ID).
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// ML projects (ML_PROJECT).
+    #[command(subcommand)]
+    Project(ProjectCommand),
+    /// Applications (APPLICATION_ID and APPLICATION_SECRET).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Token-signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `vigie admin org …`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organisation; prints its ORGANISATION_ID.
+    Create {
+        /// Unique name.
+        name: String,
+    },
+    /// List organisations.
+    List,
+}
+
+/// `vigie admin project …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create an ML project; its code is the ML_PROJECT.
+    Create {
+        /// ORGANISATION_ID of the owner.
+        #[arg(long)]
+        org: String,
+        /// Project code: ASCII letters, digits, '-', '_', '.'.
+        code: String,
+    },
+    /// List projects.
+    List {
+        /// Only this organisation's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+}
+
+/// `vigie admin app …`
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an application; prints APPLICATION_ID and APPLICATION_SECRET (shown once).
+    Create {
+        /// ORGANISATION_ID of the owner.
+        #[arg(long)]
+        org: String,
+        /// Display name.
+        name: String,
+        /// Granted scope, space separated.
+        #[arg(long, default_value = vigie_auth::provision::DEFAULT_SCOPE)]
+        scope: String,
+    },
+    /// List applications (never their secrets).
+    List {
+        /// Only this organisation's.
+        #[arg(long)]
+        org: Option<String>,
+    },
+    /// Issue a new secret; the old one keeps working for the grace period.
+    RotateSecret {
+        /// APPLICATION_ID.
+        app_id: String,
+        /// Seconds the old secret keeps working.
+        #[arg(long, default_value_t = vigie_auth::provision::DEFAULT_SECRET_ROTATION_GRACE_SECONDS)]
+        grace_seconds: u64,
+    },
+    /// Disable an application: refresh tokens stop at once, access tokens within one reload interval.
+    Disable {
+        /// APPLICATION_ID.
+        app_id: String,
+    },
+}
+
+/// `vigie admin keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key; the old one stays published until its tokens expire.
+    Rotate,
+    /// List keys (ids and dates only).
+    List,
+}
