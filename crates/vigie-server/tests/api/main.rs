@@ -1,0 +1,10 @@
+//! HTTP tests of the real server on a free port, on SQLite and PostgreSQL.
+
+mod helpers;
+
+mod bearer;
+mod discovery_and_operations;
+mod docs_curl;
+mod third_party_clients;
+mod token_endpoint;
+mod token_lifecycle;
