@@ -34,8 +34,13 @@ pub fn parse_basic_credentials(header: &[u8]) -> Result<(String, String), BasicE
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(BasicError::NotBasic);
     }
-    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| BasicError::Base64)?;
-    let colon = decoded.iter().position(|&b| b == b':').ok_or(BasicError::NoSeparator)?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| BasicError::Base64)?;
+    let colon = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(BasicError::NoSeparator)?;
     let id = form_decode(&decoded[..colon])?;
     let secret = form_decode(&decoded[colon + 1..])?;
     if id.is_empty() {
@@ -46,7 +51,10 @@ pub fn parse_basic_credentials(header: &[u8]) -> Result<(String, String), BasicE
 
 /// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
 fn form_decode(raw: &[u8]) -> Result<String, BasicError> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
     String::from_utf8(bytes).map_err(|_| BasicError::NotUtf8)
 }
@@ -77,7 +85,10 @@ mod tests {
 
     #[test]
     fn secret_may_contain_colons_after_the_first() {
-        assert_eq!(parse_basic_credentials(header("a:b:c").as_bytes()), Ok(("a".into(), "b:c".into())));
+        assert_eq!(
+            parse_basic_credentials(header("a:b:c").as_bytes()),
+            Ok(("a".into(), "b:c".into()))
+        );
     }
 
     #[test]
@@ -88,13 +99,31 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_named() {
-        assert_eq!(parse_basic_credentials(b"Bearer abc"), Err(BasicError::NotBasic));
+        assert_eq!(
+            parse_basic_credentials(b"Bearer abc"),
+            Err(BasicError::NotBasic)
+        );
         assert_eq!(parse_basic_credentials(b"Basic"), Err(BasicError::NotBasic));
-        assert_eq!(parse_basic_credentials(b"Basic !!!"), Err(BasicError::Base64));
-        assert_eq!(parse_basic_credentials(header("nocolon").as_bytes()), Err(BasicError::NoSeparator));
-        assert_eq!(parse_basic_credentials(header(":secret").as_bytes()), Err(BasicError::EmptyId));
-        assert_eq!(parse_basic_credentials(header("a:%FF").as_bytes()), Err(BasicError::NotUtf8));
+        assert_eq!(
+            parse_basic_credentials(b"Basic !!!"),
+            Err(BasicError::Base64)
+        );
+        assert_eq!(
+            parse_basic_credentials(header("nocolon").as_bytes()),
+            Err(BasicError::NoSeparator)
+        );
+        assert_eq!(
+            parse_basic_credentials(header(":secret").as_bytes()),
+            Err(BasicError::EmptyId)
+        );
+        assert_eq!(
+            parse_basic_credentials(header("a:%FF").as_bytes()),
+            Err(BasicError::NotUtf8)
+        );
         let raw = format!("Basic {}", STANDARD.encode([b'a', b':', 0xff]));
-        assert_eq!(parse_basic_credentials(raw.as_bytes()), Err(BasicError::NotUtf8));
+        assert_eq!(
+            parse_basic_credentials(raw.as_bytes()),
+            Err(BasicError::NotUtf8)
+        );
     }
 }

@@ -55,7 +55,10 @@ mod tests {
 
     #[test]
     fn dates_have_milliseconds_and_z() {
-        assert_eq!(iso8601_millis(1_635_336_388_828), "2021-10-27T12:06:28.828Z");
+        assert_eq!(
+            iso8601_millis(1_635_336_388_828),
+            "2021-10-27T12:06:28.828Z"
+        );
         assert_eq!(iso8601_millis(0), "1970-01-01T00:00:00.000Z");
     }
 

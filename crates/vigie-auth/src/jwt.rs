@@ -89,14 +89,21 @@ pub fn generate_signing_key() -> NewSigningKey {
     NewSigningKey {
         kid: thumbprint(&public_key),
         algorithm: ALGORITHM_NAME.to_owned(),
-        private_key: key.to_pkcs8_der().expect("PKCS#8 encoding of an Ed25519 key").as_bytes().to_vec(),
+        private_key: key
+            .to_pkcs8_der()
+            .expect("PKCS#8 encoding of an Ed25519 key")
+            .as_bytes()
+            .to_vec(),
         public_key,
     }
 }
 
 /// RFC 7638 JWK thumbprint of an Ed25519 public key, used as its `kid`.
 fn thumbprint(public_key: &[u8]) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, URL_SAFE_NO_PAD.encode(public_key));
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public_key)
+    );
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -115,17 +122,28 @@ pub struct KeyRing {
 impl KeyRing {
     /// Builds the ring: the newest active key signs; every key that is active or was
     /// retired less than `max_token_lifetime_ms` ago verifies and is published.
-    pub fn new(records: &[SigningKeyRecord], now: Millis, max_token_lifetime_ms: Millis, issuer: &str, audience: &str) -> Self {
+    pub fn new(
+        records: &[SigningKeyRecord],
+        now: Millis,
+        max_token_lifetime_ms: Millis,
+        issuer: &str,
+        audience: &str,
+    ) -> Self {
         let mut signing = None;
         let mut verifying = HashMap::new();
         let mut jwks = JwkSet { keys: Vec::new() };
         for record in records.iter().filter(|r| r.algorithm == ALGORITHM_NAME) {
-            let usable = record.retired_at.is_none_or(|retired| retired + max_token_lifetime_ms > now);
+            let usable = record
+                .retired_at
+                .is_none_or(|retired| retired + max_token_lifetime_ms > now);
             if !usable {
                 continue;
             }
             if record.retired_at.is_none() && signing.is_none() {
-                signing = Some((record.kid.clone(), EncodingKey::from_ed_der(&record.private_key)));
+                signing = Some((
+                    record.kid.clone(),
+                    EncodingKey::from_ed_der(&record.private_key),
+                ));
             }
             let x = URL_SAFE_NO_PAD.encode(&record.public_key);
             let Ok(key) = DecodingKey::from_ed_components(&x) else {
@@ -150,7 +168,12 @@ impl KeyRing {
         // Expiry is checked against the injected clock, not jsonwebtoken's system time.
         validation.validate_exp = false;
         validation.leeway = 0;
-        Self { signing, verifying, jwks, validation }
+        Self {
+            signing,
+            verifying,
+            jwks,
+            validation,
+        }
     }
 
     /// The public keys to publish at `/.well-known/jwks.json`.
@@ -184,26 +207,34 @@ impl KeyRing {
     /// The [`TokenRejection`] to report to the client.
     pub fn verify(&self, token: &str, now: Millis) -> Result<AccessClaims, TokenRejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|error| match error.kind() {
-            jsonwebtoken::errors::ErrorKind::Json(_) if token.split('.').count() == 3 => TokenRejection::WrongAlgorithm,
+            jsonwebtoken::errors::ErrorKind::Json(_) if token.split('.').count() == 3 => {
+                TokenRejection::WrongAlgorithm
+            }
             _ => TokenRejection::Malformed,
         })?;
         if header.alg != ALGORITHM {
             return Err(TokenRejection::WrongAlgorithm);
         }
-        let typ_ok = header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt"));
+        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
         if !typ_ok {
             return Err(TokenRejection::WrongType);
         }
-        let key = header.kid.as_deref().and_then(|kid| self.verifying.get(kid)).ok_or(TokenRejection::UnknownKey)?;
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.verifying.get(kid))
+            .ok_or(TokenRejection::UnknownKey)?;
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.key, &self.validation)
             .map_err(|error| {
                 use jsonwebtoken::errors::ErrorKind;
                 match error.kind() {
                     ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-                    ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => TokenRejection::WrongAudience,
+                    ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => {
+                        TokenRejection::WrongAudience
+                    }
                     ErrorKind::InvalidAlgorithm => TokenRejection::WrongAlgorithm,
                     _ => TokenRejection::Malformed,
                 }
@@ -265,15 +296,26 @@ mod tests {
         let old = generate_signing_key();
         let new = generate_signing_key();
         let records = [record(&new, None), record(&old, Some(10_000))];
-        let old_token = KeyRing::new(&[record(&old, None)], 0, 1, ISS, AUD).sign(&claims(2_000)).unwrap();
+        let old_token = KeyRing::new(&[record(&old, None)], 0, 1, ISS, AUD)
+            .sign(&claims(2_000))
+            .unwrap();
         let ring = KeyRing::new(&records, 20_000, 1_000_000, ISS, AUD);
         assert!(ring.verify(&old_token, 1_000).is_ok());
         assert_eq!(ring.jwks().keys.len(), 2);
         let new_token = ring.sign(&claims(2_000)).unwrap();
-        assert_eq!(jsonwebtoken::decode_header(&new_token).unwrap().kid.unwrap(), new.kid);
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token)
+                .unwrap()
+                .kid
+                .unwrap(),
+            new.kid
+        );
         let later = KeyRing::new(&records, 10_000 + 1_000_000, 1_000_000, ISS, AUD);
         assert_eq!(later.jwks().keys.len(), 1);
-        assert_eq!(later.verify(&old_token, 1_000), Err(TokenRejection::UnknownKey));
+        assert_eq!(
+            later.verify(&old_token, 1_000),
+            Err(TokenRejection::UnknownKey)
+        );
     }
 
     #[test]
@@ -283,13 +325,28 @@ mod tests {
         let token = ring.sign(&claims(2_000)).unwrap();
         let (_, rest) = token.split_once('.').unwrap();
 
-        let hs_header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#, key.kid));
-        assert_eq!(ring.verify(&format!("{hs_header}.{rest}"), 0), Err(TokenRejection::WrongAlgorithm));
+        let hs_header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"HS256","typ":"at+jwt","kid":"{}"}}"#,
+            key.kid
+        ));
+        assert_eq!(
+            ring.verify(&format!("{hs_header}.{rest}"), 0),
+            Err(TokenRejection::WrongAlgorithm)
+        );
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt"}"#);
         let payload = rest.split('.').next().unwrap();
-        assert_eq!(ring.verify(&format!("{none_header}.{payload}."), 0), Err(TokenRejection::WrongAlgorithm));
-        let jwt_header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, key.kid));
-        assert_eq!(ring.verify(&format!("{jwt_header}.{rest}"), 0), Err(TokenRejection::WrongType));
+        assert_eq!(
+            ring.verify(&format!("{none_header}.{payload}."), 0),
+            Err(TokenRejection::WrongAlgorithm)
+        );
+        let jwt_header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#,
+            key.kid
+        ));
+        assert_eq!(
+            ring.verify(&format!("{jwt_header}.{rest}"), 0),
+            Err(TokenRejection::WrongType)
+        );
         assert_eq!(ring.verify("not-a-jwt", 0), Err(TokenRejection::Malformed));
 
         let mut tampered = claims(2_000);
@@ -303,7 +360,10 @@ mod tests {
         );
 
         let other_audience = KeyRing::new(&[record(&key, None)], 0, 1_000, ISS, "another-api");
-        assert_eq!(other_audience.verify(&token, 0), Err(TokenRejection::WrongAudience));
+        assert_eq!(
+            other_audience.verify(&token, 0),
+            Err(TokenRejection::WrongAudience)
+        );
         let stranger = KeyRing::new(&[record(&generate_signing_key(), None)], 0, 1_000, ISS, AUD);
         assert_eq!(stranger.verify(&token, 0), Err(TokenRejection::UnknownKey));
     }
@@ -311,7 +371,12 @@ mod tests {
     #[test]
     fn kid_is_the_rfc_7638_thumbprint() {
         // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
-        let x = URL_SAFE_NO_PAD.decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo").unwrap();
-        assert_eq!(thumbprint(&x), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        let x = URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        assert_eq!(
+            thumbprint(&x),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 }

@@ -12,4 +12,7 @@ pub mod provision;
 pub mod secret;
 mod service;
 
-pub use service::{AuthConfig, AuthService, AuthenticatedClient, CLIENT_AUTH_FAILED, ClientCredentials, Error, Result};
+pub use service::{
+    AuthConfig, AuthService, AuthenticatedClient, CLIENT_AUTH_FAILED, ClientCredentials, Error,
+    Result,
+};

@@ -31,9 +31,14 @@ impl LifetimePolicy {
     pub fn lifetime_seconds(&self, tokens_per_second: f64) -> u64 {
         let max = self.max_seconds.max(self.base_seconds);
         if tokens_per_second <= self.load_low || self.load_high <= self.load_low {
-            return if tokens_per_second > self.load_low { max } else { self.base_seconds };
+            return if tokens_per_second > self.load_low {
+                max
+            } else {
+                self.base_seconds
+            };
         }
-        let share = ((tokens_per_second - self.load_low) / (self.load_high - self.load_low)).min(1.0);
+        let share =
+            ((tokens_per_second - self.load_low) / (self.load_high - self.load_low)).min(1.0);
         self.base_seconds + ((max - self.base_seconds) as f64 * share).round() as u64
     }
 }
@@ -49,7 +54,9 @@ pub struct IssuanceRate {
 
 impl Default for IssuanceRate {
     fn default() -> Self {
-        Self { slots: Mutex::new([(i64::MIN, 0); WINDOW_SECONDS]) }
+        Self {
+            slots: Mutex::new([(i64::MIN, 0); WINDOW_SECONDS]),
+        }
     }
 }
 
@@ -57,7 +64,10 @@ impl IssuanceRate {
     /// Counts one issued token at `now` and returns the rate including it.
     pub fn record(&self, now: Millis) -> f64 {
         let second = now.div_euclid(1000);
-        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut slots = self
+            .slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let slot = &mut slots[second.rem_euclid(WINDOW_SECONDS as i64) as usize];
         if slot.0 == second {
             slot.1 += 1;
@@ -77,7 +87,12 @@ impl IssuanceRate {
 mod tests {
     use super::*;
 
-    const POLICY: LifetimePolicy = LifetimePolicy { base_seconds: 172_800, max_seconds: 345_600, load_low: 50.0, load_high: 500.0 };
+    const POLICY: LifetimePolicy = LifetimePolicy {
+        base_seconds: 172_800,
+        max_seconds: 345_600,
+        load_low: 50.0,
+        load_high: 500.0,
+    };
 
     #[test]
     fn base_lifetime_under_low_load() {
@@ -94,7 +109,10 @@ mod tests {
 
     #[test]
     fn max_below_base_means_fixed_lifetime() {
-        let fixed = LifetimePolicy { max_seconds: 10, ..POLICY };
+        let fixed = LifetimePolicy {
+            max_seconds: 10,
+            ..POLICY
+        };
         assert_eq!(fixed.lifetime_seconds(1e6), 172_800);
     }
 

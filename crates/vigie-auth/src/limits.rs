@@ -23,7 +23,10 @@ pub struct FailureQuota {
 
 impl Default for FailureQuota {
     fn default() -> Self {
-        Self { per_client_id: NonZeroU32::new(20).unwrap(), per_address: NonZeroU32::new(60).unwrap() }
+        Self {
+            per_client_id: NonZeroU32::new(20).unwrap(),
+            per_address: NonZeroU32::new(60).unwrap(),
+        }
     }
 }
 
@@ -46,10 +49,18 @@ impl FailureLimiter {
     pub fn record_failure(&self, client_id: &str, address: IpAddr) -> Option<Duration> {
         let now = DefaultClock::default().now();
         // Check both, so each failure counts against both quotas.
-        let by_address = self.by_address.check_key(&address).err().map(|n| n.wait_time_from(now));
+        let by_address = self
+            .by_address
+            .check_key(&address)
+            .err()
+            .map(|n| n.wait_time_from(now));
         // Long ids are cut so an attacker cannot make the table hold large keys.
         let key: String = client_id.chars().take(128).collect();
-        let by_id = self.by_client_id.check_key(&key).err().map(|n| n.wait_time_from(now));
+        let by_id = self
+            .by_client_id
+            .check_key(&key)
+            .err()
+            .map(|n| n.wait_time_from(now));
         by_address.into_iter().chain(by_id).max()
     }
 
@@ -68,17 +79,33 @@ mod tests {
 
     #[test]
     fn refuses_failures_over_quota_per_id_and_per_address() {
-        let quota = FailureQuota { per_client_id: NonZeroU32::new(3).unwrap(), per_address: NonZeroU32::new(5).unwrap() };
+        let quota = FailureQuota {
+            per_client_id: NonZeroU32::new(3).unwrap(),
+            per_address: NonZeroU32::new(5).unwrap(),
+        };
         let limiter = FailureLimiter::new(quota);
         let a: IpAddr = "10.0.0.1".parse().unwrap();
         let b: IpAddr = "10.0.0.2".parse().unwrap();
         for _ in 0..3 {
             assert_eq!(limiter.record_failure("victim", a), None);
         }
-        let wait = limiter.record_failure("victim", b).expect("the id is over its quota from any address");
+        let wait = limiter
+            .record_failure("victim", b)
+            .expect("the id is over its quota from any address");
         assert!(wait > Duration::ZERO && wait <= Duration::from_secs(60));
-        assert_eq!(limiter.record_failure("other", a), None, "address a has used 4 of 5");
-        assert_eq!(limiter.record_failure("third", a), None, "address a has used 5 of 5");
-        assert!(limiter.record_failure("fourth", a).is_some(), "address a is over its quota for any id");
+        assert_eq!(
+            limiter.record_failure("other", a),
+            None,
+            "address a has used 4 of 5"
+        );
+        assert_eq!(
+            limiter.record_failure("third", a),
+            None,
+            "address a has used 5 of 5"
+        );
+        assert!(
+            limiter.record_failure("fourth", a).is_some(),
+            "address a is over its quota for any id"
+        );
     }
 }

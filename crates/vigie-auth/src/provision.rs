@@ -22,10 +22,14 @@ pub const DEFAULT_SECRET_ROTATION_GRACE_SECONDS: u64 = 86_400;
 pub fn validate_name(name: &str) -> Result<()> {
     let length = name.chars().count();
     if name.trim().is_empty() || length > 200 {
-        return Err(Error::InvalidInput(format!("a name must have 1 to 200 characters, not {length}")));
+        return Err(Error::InvalidInput(format!(
+            "a name must have 1 to 200 characters, not {length}"
+        )));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::InvalidInput("a name must not contain control characters".into()));
+        return Err(Error::InvalidInput(
+            "a name must not contain control characters".into(),
+        ));
     }
     Ok(())
 }
@@ -38,7 +42,9 @@ pub fn validate_name(name: &str) -> Result<()> {
 pub fn validate_project_code(code: &str) -> Result<()> {
     let valid = !code.is_empty()
         && code.len() <= 64
-        && code.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         && code != "."
         && code != "..";
     if valid {
@@ -54,7 +60,11 @@ pub fn validate_project_code(code: &str) -> Result<()> {
 ///
 /// # Errors
 /// Invalid name; the name is taken; storage errors.
-pub async fn create_organisation(store: &dyn Store, clock: &dyn Clock, name: &str) -> Result<Organisation> {
+pub async fn create_organisation(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    name: &str,
+) -> Result<Organisation> {
     validate_name(name)?;
     Ok(store.create_organisation(name, clock.now_ms()).await?)
 }
@@ -63,7 +73,12 @@ pub async fn create_organisation(store: &dyn Store, clock: &dyn Clock, name: &st
 ///
 /// # Errors
 /// Invalid code; unknown organisation; code taken; storage errors.
-pub async fn create_project(store: &dyn Store, clock: &dyn Clock, org_id: &str, code: &str) -> Result<MlProject> {
+pub async fn create_project(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    org_id: &str,
+    code: &str,
+) -> Result<MlProject> {
     validate_project_code(code)?;
     Ok(store.create_project(org_id, code, clock.now_ms()).await?)
 }
@@ -80,14 +95,27 @@ pub async fn create_application(
     scope: &str,
 ) -> Result<(Application, SecretString)> {
     validate_name(name)?;
-    if scope.split(' ').all(str::is_empty) || !scope.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-:. ".contains(&b)) {
-        return Err(Error::InvalidInput(format!("scope {scope:?} must be space-separated words")));
+    if scope.split(' ').all(str::is_empty)
+        || !scope
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-:. ".contains(&b))
+    {
+        return Err(Error::InvalidInput(format!(
+            "scope {scope:?} must be space-separated words"
+        )));
     }
     let secret = generate_client_secret();
     let id = uuid::Uuid::new_v4().to_string();
     let hash = hash_secret(secrecy::ExposeSecret::expose_secret(&secret));
     let app = store
-        .create_application(NewApplication { id: &id, org_id, name, scope, secret_hash: &hash, now: clock.now_ms() })
+        .create_application(NewApplication {
+            id: &id,
+            org_id,
+            name,
+            scope,
+            secret_hash: &hash,
+            now: clock.now_ms(),
+        })
         .await?;
     Ok((app, secret))
 }
@@ -96,12 +124,19 @@ pub async fn create_application(
 ///
 /// # Errors
 /// Unknown or disabled application; storage errors.
-pub async fn rotate_secret(store: &dyn Store, clock: &dyn Clock, app_id: &str, grace_seconds: u64) -> Result<SecretString> {
+pub async fn rotate_secret(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    app_id: &str,
+    grace_seconds: u64,
+) -> Result<SecretString> {
     let secret = generate_client_secret();
     let hash = hash_secret(secrecy::ExposeSecret::expose_secret(&secret));
     let now = clock.now_ms();
     let until = now.saturating_add((grace_seconds as i64).saturating_mul(1000));
-    store.rotate_application_secret(app_id, &hash, until, now).await?;
+    store
+        .rotate_application_secret(app_id, &hash, until, now)
+        .await?;
     Ok(secret)
 }
 

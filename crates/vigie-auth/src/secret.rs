@@ -63,8 +63,15 @@ mod tests {
         assert_ne!(a, b.expose_secret());
         assert!(a.starts_with(SECRET_PREFIX));
         let body = &a[SECRET_PREFIX.len()..];
-        assert_eq!(body.len(), 43, "43 base64url characters carry 258 bits, 256 of them random");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c)));
+        assert_eq!(
+            body.len(),
+            43,
+            "43 base64url characters carry 258 bits, 256 of them random"
+        );
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c))
+        );
     }
 
     #[test]
@@ -72,7 +79,10 @@ mod tests {
         let hash = hash_secret("vgs_abc");
         assert!(hash_matches(&hash_secret("vgs_abc"), &hash));
         assert!(!hash_matches(&hash_secret("vgs_abd"), &hash));
-        assert!(!hash_matches(&hash, &hash[..31]), "a truncated hash never matches");
+        assert!(
+            !hash_matches(&hash, &hash[..31]),
+            "a truncated hash never matches"
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use vigie_proto::{IntrospectionResponse, JwkSet, OAuthErrorCode, TokenResponse};
-use vigie_store::{ApplicationCredentials, Millis, NewRefreshFamily, RefreshRotation, RotationOutcome, Store, scope_within};
+use vigie_store::{
+    ApplicationCredentials, Millis, NewRefreshFamily, RefreshRotation, RotationOutcome, Store,
+    scope_within,
+};
 
 use crate::clock::{Clock, iso8601_millis};
 use crate::jwt::{AccessClaims, KeyRing, TokenRejection, generate_signing_key};
@@ -53,7 +56,10 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Error {
-    Error::OAuth { code, description: description.into() }
+    Error::OAuth {
+        code,
+        description: description.into(),
+    }
 }
 
 /// The description of every failed client authentication: the same for an unknown id,
@@ -84,7 +90,12 @@ impl AuthConfig {
         Self {
             issuer: issuer.into(),
             audience: "vigie-api".into(),
-            access_lifetime: LifetimePolicy { base_seconds: 172_800, max_seconds: 345_600, load_low: 50.0, load_high: 500.0 },
+            access_lifetime: LifetimePolicy {
+                base_seconds: 172_800,
+                max_seconds: 345_600,
+                load_low: 50.0,
+                load_high: 500.0,
+            },
             refresh_lifetime_seconds: 31_557_600,
             refresh_grace_ms: 10_000,
             failure_quota: FailureQuota::default(),
@@ -142,8 +153,15 @@ impl AuthService {
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: AuthConfig) -> Result<Self> {
-        if store.ensure_signing_key(generate_signing_key(), clock.now_ms()).await? {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: AuthConfig,
+    ) -> Result<Self> {
+        if store
+            .ensure_signing_key(generate_signing_key(), clock.now_ms())
+            .await?
+        {
             tracing::info!("created the first token-signing key");
         }
         let snapshot = Self::load(&*store, &*clock, &config).await?;
@@ -161,7 +179,12 @@ impl AuthService {
     async fn load(store: &dyn Store, clock: &dyn Clock, config: &AuthConfig) -> Result<Snapshot> {
         let generation = store.generation().await?;
         let now = clock.now_ms();
-        let apps = store.load_credentials().await?.into_iter().map(|app| (app.id.clone(), app)).collect();
+        let apps = store
+            .load_credentials()
+            .await?
+            .into_iter()
+            .map(|app| (app.id.clone(), app))
+            .collect();
         let keys = KeyRing::new(
             &store.list_signing_keys().await?,
             now,
@@ -169,12 +192,24 @@ impl AuthService {
             &config.issuer,
             &config.audience,
         );
-        let revoked = store.load_revoked_access_tokens(now).await?.into_iter().collect();
-        Ok(Snapshot { generation, apps, keys, revoked })
+        let revoked = store
+            .load_revoked_access_tokens(now)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Snapshot {
+            generation,
+            apps,
+            keys,
+            revoked,
+        })
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
-        self.snapshot.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.snapshot
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     /// Reloads applications, keys and revocations if the store changed since the last load.
@@ -187,7 +222,10 @@ impl AuthService {
             return Ok(false);
         }
         let fresh = Self::load(&*self.store, &*self.clock, &self.config).await?;
-        *self.snapshot.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
+        *self
+            .snapshot
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
         Ok(true)
     }
 
@@ -197,15 +235,15 @@ impl AuthService {
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut ticks: u64 = 0;
+            let mut last_forget = std::time::Instant::now();
             loop {
                 ticker.tick().await;
-                ticks += 1;
                 if let Err(error) = service.reload_if_changed().await {
                     tracing::warn!(%error, "reloading applications and keys failed; keeping the previous ones");
                 }
-                if ticks % 60 == 0 {
+                if last_forget.elapsed() >= Duration::from_secs(60) {
                     service.failures.forget_idle();
+                    last_forget = std::time::Instant::now();
                 }
             }
         })
@@ -235,25 +273,42 @@ impl AuthService {
     /// # Errors
     /// `invalid_client`, or [`Error::RateLimited`] once the failures from this address
     /// or for this id exceed their quota.
-    pub fn authenticate(&self, credentials: &ClientCredentials, address: IpAddr) -> Result<AuthenticatedClient> {
+    pub fn authenticate(
+        &self,
+        credentials: &ClientCredentials,
+        address: IpAddr,
+    ) -> Result<AuthenticatedClient> {
         let snapshot = self.snapshot();
         let presented = hash_secret(credentials.client_secret.expose_secret());
         let app = snapshot.apps.get(&credentials.client_id);
         let (current, previous, previous_valid) = match app {
             Some(app) => (
                 app.secret_hash.as_slice(),
-                app.previous_secret_hash.as_deref().unwrap_or(&UNKNOWN_CLIENT_HASH),
-                app.previous_secret_expires_at.is_some_and(|until| until > self.clock.now_ms()),
+                app.previous_secret_hash
+                    .as_deref()
+                    .unwrap_or(&UNKNOWN_CLIENT_HASH),
+                app.previous_secret_expires_at
+                    .is_some_and(|until| until > self.clock.now_ms()),
             ),
-            None => (UNKNOWN_CLIENT_HASH.as_slice(), UNKNOWN_CLIENT_HASH.as_slice(), false),
+            None => (
+                UNKNOWN_CLIENT_HASH.as_slice(),
+                UNKNOWN_CLIENT_HASH.as_slice(),
+                false,
+            ),
         };
         // Both comparisons always run; `&`/`|` do not short-circuit.
-        let matches = hash_matches(&presented, current) | (hash_matches(&presented, previous) & previous_valid);
+        let matches = hash_matches(&presented, current)
+            | (hash_matches(&presented, previous) & previous_valid);
         match app {
-            Some(app) if matches && !app.disabled => {
-                Ok(AuthenticatedClient { id: app.id.clone(), org_id: app.org_id.clone(), scope: app.scope.clone() })
-            }
-            _ => match self.failures.record_failure(&credentials.client_id, address) {
+            Some(app) if matches && !app.disabled => Ok(AuthenticatedClient {
+                id: app.id.clone(),
+                org_id: app.org_id.clone(),
+                scope: app.scope.clone(),
+            }),
+            _ => match self
+                .failures
+                .record_failure(&credentials.client_id, address)
+            {
                 Some(retry_after) => Err(Error::RateLimited { retry_after }),
                 None => Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED)),
             },
@@ -264,7 +319,11 @@ impl AuthService {
     ///
     /// # Errors
     /// `invalid_scope` for a scope beyond the application's; storage errors.
-    pub async fn grant_client_credentials(&self, client: &AuthenticatedClient, scope: Option<&str>) -> Result<TokenResponse> {
+    pub async fn grant_client_credentials(
+        &self,
+        client: &AuthenticatedClient,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse> {
         let scope = granted_scope(scope, &client.scope)?;
         let now = self.clock.now_ms();
         let (access_token, access_expires_at) = self.mint_access_token(client, &scope, now)?;
@@ -285,7 +344,13 @@ impl AuthService {
             // Disabled between authentication (cached) and now (in the store).
             return Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED));
         }
-        Ok(self.response(now, access_token, access_expires_at, refresh_token, refresh_expires_at))
+        Ok(self.response(
+            now,
+            access_token,
+            access_expires_at,
+            refresh_token,
+            refresh_expires_at,
+        ))
     }
 
     /// The `refresh_token` grant: rotates the refresh token (RFC 9700 §4.14).
@@ -299,7 +364,11 @@ impl AuthService {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> Result<TokenResponse> {
-        let requested = scope.map(str::trim).filter(|s| !s.is_empty()).map(normalise_scope).transpose()?;
+        let requested = scope
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(normalise_scope)
+            .transpose()?;
         let now = self.clock.now_ms();
         let (new_token, new_hash) = generate_refresh_token();
         let refresh_expires_at = now + self.refresh_lifetime_ms();
@@ -317,12 +386,32 @@ impl AuthService {
             .await?;
         let family_scope = match outcome {
             RotationOutcome::Rotated { scope } => scope,
-            RotationOutcome::Unknown => return Err(oauth(OAuthErrorCode::InvalidGrant, "the refresh token is not valid for this client")),
-            RotationOutcome::Expired => return Err(oauth(OAuthErrorCode::InvalidGrant, "the refresh token has expired")),
-            RotationOutcome::Revoked => return Err(oauth(OAuthErrorCode::InvalidGrant, "the refresh token has been revoked")),
-            RotationOutcome::ApplicationDisabled => return Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED)),
+            RotationOutcome::Unknown => {
+                return Err(oauth(
+                    OAuthErrorCode::InvalidGrant,
+                    "the refresh token is not valid for this client",
+                ));
+            }
+            RotationOutcome::Expired => {
+                return Err(oauth(
+                    OAuthErrorCode::InvalidGrant,
+                    "the refresh token has expired",
+                ));
+            }
+            RotationOutcome::Revoked => {
+                return Err(oauth(
+                    OAuthErrorCode::InvalidGrant,
+                    "the refresh token has been revoked",
+                ));
+            }
+            RotationOutcome::ApplicationDisabled => {
+                return Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED));
+            }
             RotationOutcome::ScopeExceeded => {
-                return Err(oauth(OAuthErrorCode::InvalidScope, "the requested scope exceeds the scope originally granted"));
+                return Err(oauth(
+                    OAuthErrorCode::InvalidScope,
+                    "the requested scope exceeds the scope originally granted",
+                ));
             }
             RotationOutcome::ReuseDetected => {
                 return Err(oauth(
@@ -333,15 +422,29 @@ impl AuthService {
         };
         let scope = requested.unwrap_or(family_scope);
         let (access_token, access_expires_at) = self.mint_access_token(client, &scope, now)?;
-        Ok(self.response(now, access_token, access_expires_at, new_token, refresh_expires_at))
+        Ok(self.response(
+            now,
+            access_token,
+            access_expires_at,
+            new_token,
+            refresh_expires_at,
+        ))
     }
 
     fn refresh_lifetime_ms(&self) -> Millis {
         (self.config.refresh_lifetime_seconds as Millis).saturating_mul(1000)
     }
 
-    fn mint_access_token(&self, client: &AuthenticatedClient, scope: &str, now: Millis) -> Result<(String, Millis)> {
-        let lifetime = self.config.access_lifetime.lifetime_seconds(self.issuance.record(now));
+    fn mint_access_token(
+        &self,
+        client: &AuthenticatedClient,
+        scope: &str,
+        now: Millis,
+    ) -> Result<(String, Millis)> {
+        let lifetime = self
+            .config
+            .access_lifetime
+            .lifetime_seconds(self.issuance.record(now));
         let expires_at = now + (lifetime as Millis) * 1000;
         let claims = AccessClaims {
             iss: self.config.issuer.clone(),
@@ -354,11 +457,22 @@ impl AuthService {
             exp: expires_at.div_euclid(1000),
             jti: uuid::Uuid::new_v4().to_string(),
         };
-        let token = self.snapshot().keys.sign(&claims).ok_or(Error::NoSigningKey)?;
+        let token = self
+            .snapshot()
+            .keys
+            .sign(&claims)
+            .ok_or(Error::NoSigningKey)?;
         Ok((token, expires_at))
     }
 
-    fn response(&self, now: Millis, access_token: String, access_expires_at: Millis, refresh_token: String, refresh_expires_at: Millis) -> TokenResponse {
+    fn response(
+        &self,
+        now: Millis,
+        access_token: String,
+        access_expires_at: Millis,
+        refresh_token: String,
+        refresh_expires_at: Millis,
+    ) -> TokenResponse {
         TokenResponse {
             access_token,
             token_type: "bearer".into(),
@@ -377,7 +491,10 @@ impl AuthService {
     pub fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
         let snapshot = self.snapshot();
         let claims = snapshot.keys.verify(token, self.clock.now_ms())?;
-        let app_enabled = snapshot.apps.get(&claims.client_id).is_some_and(|app| !app.disabled);
+        let app_enabled = snapshot
+            .apps
+            .get(&claims.client_id)
+            .is_some_and(|app| !app.disabled);
         if !app_enabled || snapshot.revoked.contains(&claims.jti) {
             return Err(TokenRejection::Revoked);
         }
@@ -393,14 +510,18 @@ impl AuthService {
     pub async fn revoke(&self, client: &AuthenticatedClient, token: &str) -> Result<()> {
         let now = self.clock.now_ms();
         if looks_like_jwt(token) {
-            if let Ok(claims) = self.snapshot().keys.verify(token, now) {
-                if claims.client_id == client.id {
-                    self.store.revoke_access_token(&claims.jti, &client.id, claims.exp.saturating_mul(1000)).await?;
-                    self.reload_if_changed().await?;
-                }
+            if let Ok(claims) = self.snapshot().keys.verify(token, now)
+                && claims.client_id == client.id
+            {
+                self.store
+                    .revoke_access_token(&claims.jti, &client.id, claims.exp.saturating_mul(1000))
+                    .await?;
+                self.reload_if_changed().await?;
             }
         } else {
-            self.store.revoke_refresh_family(&hash_secret(token), &client.id, now).await?;
+            self.store
+                .revoke_refresh_family(&hash_secret(token), &client.id, now)
+                .await?;
         }
         Ok(())
     }
@@ -410,7 +531,11 @@ impl AuthService {
     ///
     /// # Errors
     /// Storage errors.
-    pub async fn introspect(&self, client: &AuthenticatedClient, token: &str) -> Result<IntrospectionResponse> {
+    pub async fn introspect(
+        &self,
+        client: &AuthenticatedClient,
+        token: &str,
+    ) -> Result<IntrospectionResponse> {
         let inactive = IntrospectionResponse::default();
         if looks_like_jwt(token) {
             return Ok(match self.verify_access_token(token) {
@@ -431,23 +556,30 @@ impl AuthService {
             });
         }
         let now = self.clock.now_ms();
-        Ok(match self.store.find_refresh_token(&hash_secret(token)).await? {
-            Some(info) if info.app_id == client.id && info.current && !info.revoked && info.expires_at > now => {
-                IntrospectionResponse {
-                    active: true,
-                    scope: Some(info.scope),
-                    client_id: Some(info.app_id.clone()),
-                    sub: Some(info.app_id),
-                    org: Some(client.org_id.clone()),
-                    token_type: Some("refresh_token".into()),
-                    exp: Some(info.expires_at.div_euclid(1000)),
-                    iat: Some(info.issued_at.div_euclid(1000)),
-                    iss: Some(self.config.issuer.clone()),
-                    ..inactive
+        Ok(
+            match self.store.find_refresh_token(&hash_secret(token)).await? {
+                Some(info)
+                    if info.app_id == client.id
+                        && info.current
+                        && !info.revoked
+                        && info.expires_at > now =>
+                {
+                    IntrospectionResponse {
+                        active: true,
+                        scope: Some(info.scope),
+                        client_id: Some(info.app_id.clone()),
+                        sub: Some(info.app_id),
+                        org: Some(client.org_id.clone()),
+                        token_type: Some("refresh_token".into()),
+                        exp: Some(info.expires_at.div_euclid(1000)),
+                        iat: Some(info.issued_at.div_euclid(1000)),
+                        iss: Some(self.config.issuer.clone()),
+                        ..inactive
+                    }
                 }
-            }
-            _ => inactive,
-        })
+                _ => inactive,
+            },
+        )
     }
 }
 
@@ -457,10 +589,14 @@ fn looks_like_jwt(token: &str) -> bool {
 
 /// Checks a requested scope against RFC 6749 §3.3 syntax and returns it with single spaces.
 fn normalise_scope(requested: &str) -> Result<String> {
-    let valid_char = |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
+    let valid_char =
+        |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
     let tokens: Vec<&str> = requested.split(' ').filter(|t| !t.is_empty()).collect();
     if tokens.iter().any(|t| !t.chars().all(valid_char)) {
-        return Err(oauth(OAuthErrorCode::InvalidScope, "the scope contains characters RFC 6749 §3.3 does not allow"));
+        return Err(oauth(
+            OAuthErrorCode::InvalidScope,
+            "the scope contains characters RFC 6749 §3.3 does not allow",
+        ));
     }
     Ok(tokens.join(" "))
 }
@@ -476,7 +612,9 @@ fn granted_scope(requested: Option<&str>, application_scope: &str) -> Result<Str
             } else {
                 Err(oauth(
                     OAuthErrorCode::InvalidScope,
-                    format!("the requested scope exceeds the application's scope ({application_scope})"),
+                    format!(
+                        "the requested scope exceeds the application's scope ({application_scope})"
+                    ),
                 ))
             }
         }
@@ -492,14 +630,20 @@ mod tests {
         assert_eq!(granted_scope(None, "data").unwrap(), "data");
         assert_eq!(granted_scope(Some("  "), "data").unwrap(), "data");
         assert_eq!(granted_scope(Some("data"), "data admin").unwrap(), "data");
-        assert_eq!(granted_scope(Some("admin  data"), "data admin").unwrap(), "admin data");
+        assert_eq!(
+            granted_scope(Some("admin  data"), "data admin").unwrap(),
+            "admin data"
+        );
     }
 
     #[test]
     fn wider_or_malformed_scopes_are_invalid_scope() {
         for requested in ["admin", "data admin", "da\"ta", "dat\\a"] {
             match granted_scope(Some(requested), "data") {
-                Err(Error::OAuth { code: OAuthErrorCode::InvalidScope, .. }) => {}
+                Err(Error::OAuth {
+                    code: OAuthErrorCode::InvalidScope,
+                    ..
+                }) => {}
                 other => panic!("{requested}: {other:?}"),
             }
         }

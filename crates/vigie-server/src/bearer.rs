@@ -24,27 +24,47 @@ impl Bearer {
         if self.0.has_scope(scope) {
             Ok(self.0)
         } else {
-            let challenge = format!(r#"Bearer realm="vigie", error="insufficient_scope", scope="{scope}""#);
-            Err(ApiError::new(StatusCode::FORBIDDEN, format!("this request needs a token with scope {scope:?}"))
-                .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("ASCII challenge")))
+            let challenge =
+                format!(r#"Bearer realm="vigie", error="insufficient_scope", scope="{scope}""#);
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!("this request needs a token with scope {scope:?}"),
+            )
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_str(&challenge).expect("ASCII challenge"),
+            ))
         }
     }
 }
 
 fn invalid_token(description: &str) -> ApiError {
-    let challenge = format!(r#"Bearer realm="vigie", error="invalid_token", error_description="{description}""#);
-    ApiError::new(StatusCode::UNAUTHORIZED, description)
-        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("ASCII challenge"))
+    let challenge = format!(
+        r#"Bearer realm="vigie", error="invalid_token", error_description="{description}""#
+    );
+    ApiError::new(StatusCode::UNAUTHORIZED, description).with_header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).expect("ASCII challenge"),
+    )
 }
 
 impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "this request needs a bearer access token")
-                .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Bearer realm="vigie""#)));
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "this request needs a bearer access token",
+            )
+            .with_header(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="vigie""#),
+            ));
         };
         let token = value
             .to_str()
@@ -53,7 +73,9 @@ impl FromRequestParts<AppState> for Bearer {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
-            .ok_or_else(|| invalid_token("the Authorization header must be 'Bearer <access token>'"))?;
+            .ok_or_else(|| {
+                invalid_token("the Authorization header must be 'Bearer <access token>'")
+            })?;
         match state.auth.verify_access_token(token) {
             Ok(claims) => Ok(Self(claims)),
             Err(rejection) => {

@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
 /// `GET /.well-known/jwks.json`: the active key and the retired keys whose tokens may still be live.
 async fn jwks_get(State(state): State<AppState>) -> Response {
     let mut response = axum::Json(state.auth.jwks()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(JWKS_MAX_AGE));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_MAX_AGE),
+    );
     response
 }
 
@@ -47,6 +50,9 @@ async fn metadata_get(State(state): State<AppState>) -> Response {
         "access_token_signing_alg_values_supported": [vigie_auth::jwt::ALGORITHM_NAME],
     }))
     .into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(JWKS_MAX_AGE));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(JWKS_MAX_AGE),
+    );
     response
 }

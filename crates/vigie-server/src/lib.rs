@@ -97,7 +97,11 @@ impl Server {
     ///
     /// # Errors
     /// Binding or storage errors.
-    pub async fn bind(config: ServerConfig, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+    pub async fn bind(
+        config: ServerConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(config.listen).await?;
         let local = listener.local_addr()?;
         let mut auth_config = config.auth;
@@ -106,8 +110,16 @@ impl Server {
             .map(|issuer| issuer.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{local}"));
         let auth = Arc::new(AuthService::start(store, clock, auth_config).await?);
-        let state = AppState { auth: auth.clone(), metrics: Arc::new(Metrics::default()) };
-        Ok(Self { listener, router: router(state), auth, reload_interval: config.reload_interval })
+        let state = AppState {
+            auth: auth.clone(),
+            metrics: Arc::new(Metrics::default()),
+        };
+        Ok(Self {
+            listener,
+            router: router(state),
+            auth,
+            reload_interval: config.reload_interval,
+        })
     }
 
     /// The bound address.
@@ -115,7 +127,9 @@ impl Server {
     /// # Panics
     /// Never for a bound TCP listener.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// The token service, for callers that provision or inspect.
@@ -127,11 +141,18 @@ impl Server {
     ///
     /// # Errors
     /// I/O errors of the listener.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let reloader = self.auth.spawn_reloader(self.reload_interval);
-        let result = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         reloader.abort();
         result
     }

@@ -46,27 +46,57 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("vigie");
         let tokens_issued = Family::<GrantLabels, Counter>::default();
-        registry.register("tokens_issued", "Access tokens issued, by grant type", tokens_issued.clone());
+        registry.register(
+            "tokens_issued",
+            "Access tokens issued, by grant type",
+            tokens_issued.clone(),
+        );
         let token_failures = Family::<FailureLabels, Counter>::default();
-        registry.register("token_failures", "Failed token requests, by OAuth2 error code", token_failures.clone());
+        registry.register(
+            "token_failures",
+            "Failed token requests, by OAuth2 error code",
+            token_failures.clone(),
+        );
         let bearer_rejections = Counter::default();
-        registry.register("bearer_rejections", "API requests refused for an invalid bearer token", bearer_rejections.clone());
+        registry.register(
+            "bearer_rejections",
+            "API requests refused for an invalid bearer token",
+            bearer_rejections.clone(),
+        );
         let request_seconds: LatencyFamily =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
-        registry.register("http_request_duration_seconds", "HTTP request latency, by route", request_seconds.clone());
-        Self { registry, tokens_issued, token_failures, bearer_rejections, request_seconds }
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency, by route",
+            request_seconds.clone(),
+        );
+        Self {
+            registry,
+            tokens_issued,
+            token_failures,
+            bearer_rejections,
+            request_seconds,
+        }
     }
 }
 
 impl Metrics {
     /// Counts an issued token.
     pub fn token_issued(&self, grant_type: &str) {
-        self.tokens_issued.get_or_create(&GrantLabels { grant_type: grant_type.to_owned() }).inc();
+        self.tokens_issued
+            .get_or_create(&GrantLabels {
+                grant_type: grant_type.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a failed token request.
     pub fn token_failed(&self, code: OAuthErrorCode) {
-        self.token_failures.get_or_create(&FailureLabels { reason: code.as_str() }).inc();
+        self.token_failures
+            .get_or_create(&FailureLabels {
+                reason: code.as_str(),
+            })
+            .inc();
     }
 
     /// Counts an API request refused for its bearer token.
@@ -86,15 +116,27 @@ impl Metrics {
 
 /// Middleware recording each request's latency under its route template (never the
 /// raw path, which would carry ids and grow without bound).
-pub async fn record_latency(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn record_latency(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
-    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str).to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let response = next.run(request).await;
     state
         .metrics
         .request_seconds
-        .get_or_create(&RouteLabels { method, route, status: response.status().as_u16() })
+        .get_or_create(&RouteLabels {
+            method,
+            route,
+            status: response.status().as_u16(),
+        })
         .observe(started.elapsed().as_secs_f64());
     response
 }

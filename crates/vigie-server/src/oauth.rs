@@ -34,18 +34,27 @@ pub fn router() -> Router<AppState> {
 async fn token_post(State(state): State<AppState>, request: Request) -> Response {
     let outcome = async {
         let (form, client) = read_authenticated_form(&state, request).await?;
-        let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;
+        let grant_type = form
+            .get("grant_type")
+            .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;
         let scope = form.get("scope").map(String::as_str);
         match grant_type.as_str() {
             "client_credentials" => Ok(state.auth.grant_client_credentials(&client, scope).await?),
             "refresh_token" => {
-                let refresh_token =
-                    form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("missing refresh_token"))?;
-                Ok(state.auth.grant_refresh_token(&client, refresh_token, scope).await?)
+                let refresh_token = form
+                    .get("refresh_token")
+                    .ok_or_else(|| OAuthError::invalid_request("missing refresh_token"))?;
+                Ok(state
+                    .auth
+                    .grant_refresh_token(&client, refresh_token, scope)
+                    .await?)
             }
             other => Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
-                format!("grant_type {:?} is not supported; use client_credentials or refresh_token", truncate(other)),
+                format!(
+                    "grant_type {:?} is not supported; use client_credentials or refresh_token",
+                    truncate(other)
+                ),
             )),
         }
         .map(|response| (grant_type.clone(), response))
@@ -66,9 +75,14 @@ async fn token_post(State(state): State<AppState>, request: Request) -> Response
 }
 
 /// `POST /v0/oauth2/revoke` (RFC 7009): always 200 for an authenticated client.
-async fn revoke_post(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+async fn revoke_post(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, OAuthError> {
     let (form, client) = read_authenticated_form(&state, request).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
     state.auth.revoke(&client, token).await?;
     let mut response = StatusCode::OK.into_response();
     no_store(response.headers_mut());
@@ -76,9 +90,14 @@ async fn revoke_post(State(state): State<AppState>, request: Request) -> Result<
 }
 
 /// `POST /v0/oauth2/introspect` (RFC 7662): a client learns about its own tokens only.
-async fn introspect_post(State(state): State<AppState>, request: Request) -> Result<Response, OAuthError> {
+async fn introspect_post(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, OAuthError> {
     let (form, client) = read_authenticated_form(&state, request).await?;
-    let token = form.get("token").ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
     let mut response = axum::Json(state.auth.introspect(&client, token).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
@@ -90,7 +109,10 @@ fn no_store(headers: &mut HeaderMap) {
 }
 
 /// Reads the form body and authenticates the client by exactly one method.
-async fn read_authenticated_form(state: &AppState, request: Request) -> Result<(Form, AuthenticatedClient), OAuthError> {
+async fn read_authenticated_form(
+    state: &AppState,
+    request: Request,
+) -> Result<(Form, AuthenticatedClient), OAuthError> {
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -112,19 +134,28 @@ impl Form {
 }
 
 async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, OAuthError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         return Err(OAuthError::invalid_request(
             "the request body must be application/x-www-form-urlencoded (set the Content-Type header)",
         ));
     }
-    let too_large = || OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let too_large =
+        || OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > MAX_FORM_BYTES as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES).await.map_err(|_| too_large())?;
+    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+        .await
+        .map_err(|_| too_large())?;
     parse_form(&bytes).map(Form)
 }
 
@@ -137,11 +168,16 @@ pub(crate) fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthE
             Some(at) => (&pair[..at], &pair[at + 1..]),
             None => (pair, &b""[..]),
         };
-        let name = form_decode(name).ok_or_else(|| OAuthError::invalid_request("a parameter name is not UTF-8"))?;
-        let value = form_decode(value)
-            .ok_or_else(|| OAuthError::invalid_request(format!("parameter {} is not UTF-8", truncate(&name))))?;
+        let name = form_decode(name)
+            .ok_or_else(|| OAuthError::invalid_request("a parameter name is not UTF-8"))?;
+        let value = form_decode(value).ok_or_else(|| {
+            OAuthError::invalid_request(format!("parameter {} is not UTF-8", truncate(&name)))
+        })?;
         if parameters.contains_key(&name) {
-            return Err(OAuthError::invalid_request(format!("parameter {} is repeated", truncate(&name))));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {} is repeated",
+                truncate(&name)
+            )));
         }
         parameters.insert(name, value);
     }
@@ -152,7 +188,10 @@ pub(crate) fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthE
 }
 
 fn form_decode(raw: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = raw.iter().map(|&b| if b == b'+' { b' ' } else { b }).collect();
+    let plus_as_space: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
     String::from_utf8(percent_encoding::percent_decode(&plus_as_space).collect()).ok()
 }
 
@@ -167,7 +206,9 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredenti
     let body_secret = form.get("client_secret");
     let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
     match (authorizations.next(), authorizations.next()) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request("the Authorization header is repeated")),
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the Authorization header is repeated",
+        )),
         (Some(value), None) => {
             let (client_id, secret) = vigie_auth::basic::parse_basic_credentials(value.as_bytes())
                 .map_err(|error| OAuthError::invalid_request(error.to_string()))?;
@@ -177,14 +218,20 @@ fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredenti
                 ));
             }
             if body_id.is_some_and(|id| *id != client_id) {
-                return Err(OAuthError::invalid_request("client_id in the body differs from the Basic credentials"));
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Basic credentials",
+                ));
             }
-            Ok(ClientCredentials { client_id, client_secret: SecretString::from(secret) })
+            Ok(ClientCredentials {
+                client_id,
+                client_secret: SecretString::from(secret),
+            })
         }
         (None, _) => match (body_id, body_secret) {
-            (Some(id), Some(secret)) => {
-                Ok(ClientCredentials { client_id: id.clone(), client_secret: SecretString::from(secret.clone()) })
-            }
+            (Some(id), Some(secret)) => Ok(ClientCredentials {
+                client_id: id.clone(),
+                client_secret: SecretString::from(secret.clone()),
+            }),
             _ => Err(OAuthError::new(
                 OAuthErrorCode::InvalidClient,
                 "client authentication required: HTTP Basic with APPLICATION_ID:APPLICATION_SECRET",
@@ -207,7 +254,12 @@ mod tests {
 
     #[test]
     fn repeated_and_non_utf8_parameters_are_invalid_requests() {
-        for body in [&b"grant_type=a&grant_type=b"[..], b"scope=&scope=data", b"grant_type=%FF", b"%C3%28=x"] {
+        for body in [
+            &b"grant_type=a&grant_type=b"[..],
+            b"scope=&scope=data",
+            b"grant_type=%FF",
+            b"%C3%28=x",
+        ] {
             let error = parse_form(body).unwrap_err();
             assert_eq!(error.code(), OAuthErrorCode::InvalidRequest);
         }

@@ -27,12 +27,20 @@ async fn healthz_get() -> Response {
 async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = state.auth.store();
     match tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await {
-        Ok(Ok(())) => Ok(axum::Json(json!({"status": "ready", "storage": store.backend()})).into_response()),
+        Ok(Ok(())) => {
+            Ok(axum::Json(json!({"status": "ready", "storage": store.backend()})).into_response())
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: storage unreachable");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage is unreachable"))
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage is unreachable",
+            ))
         }
-        Err(_) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage did not answer within 2 s")),
+        Err(_) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "storage did not answer within 2 s",
+        )),
     }
 }
 

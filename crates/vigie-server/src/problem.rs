@@ -21,7 +21,11 @@ pub struct OAuthError {
 impl OAuthError {
     /// An error with a code and a description.
     pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into(), retry_after_seconds: None }
+        Self {
+            code,
+            description: description.into(),
+            retry_after_seconds: None,
+        }
     }
 
     /// `invalid_request` with a description.
@@ -53,7 +57,10 @@ impl From<AuthError> for OAuthError {
             AuthError::InvalidInput(message) => Self::invalid_request(message),
             error @ (AuthError::NoSigningKey | AuthError::Storage(_)) => {
                 tracing::error!(%error, "token endpoint failed");
-                Self::new(OAuthErrorCode::ServerError, "the server could not complete the request")
+                Self::new(
+                    OAuthErrorCode::ServerError,
+                    "the server could not complete the request",
+                )
             }
         }
     }
@@ -67,13 +74,19 @@ impl IntoResponse for OAuthError {
             (OAuthErrorCode::ServerError, None) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
-        let body = OAuthErrorBody { error: self.code, error_description: Some(self.description) };
+        let body = OAuthErrorBody {
+            error: self.code,
+            error_description: Some(self.description),
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if self.code == OAuthErrorCode::InvalidClient {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(BASIC_CHALLENGE));
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BASIC_CHALLENGE),
+            );
         }
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -94,7 +107,12 @@ pub struct ApiError {
 impl ApiError {
     /// A problem with a status and a detail sentence.
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self { status, detail: detail.into(), headers: Vec::new(), extensions: serde_json::Map::new() }
+        Self {
+            status,
+            detail: detail.into(),
+            headers: Vec::new(),
+            extensions: serde_json::Map::new(),
+        }
     }
 
     /// 404, used alike for what does not exist and what the caller may not see.
@@ -105,7 +123,10 @@ impl ApiError {
     /// 500; the cause is logged, never sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server could not complete the request",
+        )
     }
 
     /// Adds a response header.
@@ -142,7 +163,12 @@ impl IntoResponse for ApiError {
             extensions: self.extensions,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut response = (self.status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], bytes).into_response();
+        let mut response = (
+            self.status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            bytes,
+        )
+            .into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);
         }

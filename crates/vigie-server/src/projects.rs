@@ -29,7 +29,10 @@ async fn projects_get(
     Ok(axum::Json(
         projects
             .into_iter()
-            .map(|p| ProjectSummary { code: p.code, created_at: vigie_auth::clock::iso8601_millis(p.created_at) })
+            .map(|p| ProjectSummary {
+                code: p.code,
+                created_at: vigie_auth::clock::iso8601_millis(p.created_at),
+            })
             .collect(),
     ))
 }

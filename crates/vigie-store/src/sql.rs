@@ -61,7 +61,11 @@ pub fn scope_within(requested: &str, granted: &str) -> bool {
         .all(|wanted| granted.split(' ').any(|have| have == wanted))
 }
 
-fn map_insert_error(error: sqlx::Error, what: impl FnOnce() -> String, parent: (&'static str, &str)) -> Error {
+fn map_insert_error(
+    error: sqlx::Error,
+    what: impl FnOnce() -> String,
+    parent: (&'static str, &str),
+) -> Error {
     match &error {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::AlreadyExists(what()),
         sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound {
@@ -611,7 +615,9 @@ macro_rules! sql_store {
 
 mod sqlite {
     use super::*;
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
 
     sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "sqlite");
 
@@ -628,12 +634,16 @@ mod sqlite {
                 .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true);
-            if let Some(folder) = options.get_filename().parent() {
-                if !folder.as_os_str().is_empty() && !Path::new(folder).exists() {
-                    std::fs::create_dir_all(folder).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
-                }
+            if let Some(folder) = options.get_filename().parent()
+                && !folder.as_os_str().is_empty()
+                && !Path::new(folder).exists()
+            {
+                std::fs::create_dir_all(folder).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
             }
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             Ok(Self::from_pool(pool))
         }

@@ -15,7 +15,11 @@ use crate::DatabaseUrl;
 pub fn temp_sqlite_url() -> DatabaseUrl {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("vigie-test-{}-{}-{n}", std::process::id(), uuid::Uuid::new_v4()));
+    let dir = std::env::temp_dir().join(format!(
+        "vigie-test-{}-{}-{n}",
+        std::process::id(),
+        uuid::Uuid::new_v4()
+    ));
     std::fs::create_dir_all(&dir).expect("create temporary folder");
     DatabaseUrl::new(format!("sqlite://{}/vigie.db", dir.display()))
 }
@@ -34,13 +38,17 @@ pub async fn temp_postgres_url() -> Option<DatabaseUrl> {
             eprintln!("skipping PostgreSQL test: cannot connect to {admin}: {error}");
             return None;
         }
-        Err(error) => panic!("CI is set, so PostgreSQL tests must run, but {admin} is unreachable: {error}"),
+        Err(error) => {
+            panic!("CI is set, so PostgreSQL tests must run, but {admin} is unreachable: {error}")
+        }
     };
     let name = format!("vigie_test_{}", uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
         .expect("create test database");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    let base = admin
+        .rsplit_once('/')
+        .map_or(admin.as_str(), |(base, _)| base);
     Some(DatabaseUrl::new(format!("{base}/{name}")))
 }

@@ -12,37 +12,50 @@ use vigie_store::DatabaseUrl;
 use crate::cli::{AdminArgs, AdminCommand, AppCommand, KeysCommand, OrgCommand, ProjectCommand};
 
 pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow::Result<()> {
-    let store = vigie_store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
+    let store = vigie_store::open(database_url)
+        .await
+        .with_context(|| format!("opening {database_url}"))?;
     let store = &*store;
     let clock = &SystemClock;
     let out = Output { json: args.json };
     match args.command {
         AdminCommand::Org(OrgCommand::Create { name }) => {
             let org = provision::create_organisation(store, clock, &name).await?;
-            out.record(&json!({"organisation_id": org.id, "name": org.name}), &[("ORGANISATION_ID", &org.id)]);
+            out.record(
+                &json!({"organisation_id": org.id, "name": org.name}),
+                &[("ORGANISATION_ID", &org.id)],
+            );
         }
         AdminCommand::Org(OrgCommand::List) => {
             let orgs = store.list_organisations().await?;
-            out.table(
-                &orgs,
-                &["ORGANISATION_ID", "NAME", "CREATED"],
-                |o| vec![o.id.clone(), o.name.clone(), iso8601_millis(o.created_at)],
-            );
+            out.table(&orgs, &["ORGANISATION_ID", "NAME", "CREATED"], |o| {
+                vec![o.id.clone(), o.name.clone(), iso8601_millis(o.created_at)]
+            });
         }
         AdminCommand::Project(ProjectCommand::Create { org, code }) => {
             let project = provision::create_project(store, clock, &org, &code).await?;
-            out.record(&json!({"organisation_id": project.org_id, "ml_project": project.code}), &[("ML_PROJECT", &project.code)]);
+            out.record(
+                &json!({"organisation_id": project.org_id, "ml_project": project.code}),
+                &[("ML_PROJECT", &project.code)],
+            );
         }
         AdminCommand::Project(ProjectCommand::List { org }) => {
             let projects = store.list_projects(org.as_deref()).await?;
             out.table(
                 &projects,
                 &["ORGANISATION_ID", "ML_PROJECT", "CREATED"],
-                |p| vec![p.org_id.clone(), p.code.clone(), iso8601_millis(p.created_at)],
+                |p| {
+                    vec![
+                        p.org_id.clone(),
+                        p.code.clone(),
+                        iso8601_millis(p.created_at),
+                    ]
+                },
             );
         }
         AdminCommand::App(AppCommand::Create { org, name, scope }) => {
-            let (app, secret) = provision::create_application(store, clock, &org, &name, &scope).await?;
+            let (app, secret) =
+                provision::create_application(store, clock, &org, &name, &scope).await?;
             let secret = secret.expose_secret();
             out.record(
                 &json!({"application_id": app.id, "application_secret": secret, "organisation_id": app.org_id,
@@ -53,28 +66,50 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
         }
         AdminCommand::App(AppCommand::List { org }) => {
             let apps = store.list_applications(org.as_deref()).await?;
-            out.table(&apps, &["APPLICATION_ID", "ORGANISATION_ID", "NAME", "SCOPE", "STATUS"], |a| {
-                vec![
-                    a.id.clone(),
-                    a.org_id.clone(),
-                    a.name.clone(),
-                    a.scope.clone(),
-                    a.disabled_at.map_or("enabled".into(), |at| format!("disabled {}", iso8601_millis(at))),
-                ]
-            });
+            out.table(
+                &apps,
+                &[
+                    "APPLICATION_ID",
+                    "ORGANISATION_ID",
+                    "NAME",
+                    "SCOPE",
+                    "STATUS",
+                ],
+                |a| {
+                    vec![
+                        a.id.clone(),
+                        a.org_id.clone(),
+                        a.name.clone(),
+                        a.scope.clone(),
+                        a.disabled_at.map_or("enabled".into(), |at| {
+                            format!("disabled {}", iso8601_millis(at))
+                        }),
+                    ]
+                },
+            );
         }
-        AdminCommand::App(AppCommand::RotateSecret { app_id, grace_seconds }) => {
+        AdminCommand::App(AppCommand::RotateSecret {
+            app_id,
+            grace_seconds,
+        }) => {
             let secret = provision::rotate_secret(store, clock, &app_id, grace_seconds).await?;
             let secret = secret.expose_secret();
             out.record(
                 &json!({"application_id": app_id, "application_secret": secret, "previous_secret_valid_seconds": grace_seconds}),
                 &[("APPLICATION_ID", &app_id), ("APPLICATION_SECRET", secret)],
             );
-            eprintln!("The previous secret keeps working for {grace_seconds} s. Store the new one now: it cannot be shown again.");
+            eprintln!(
+                "The previous secret keeps working for {grace_seconds} s. Store the new one now: it cannot be shown again."
+            );
         }
         AdminCommand::App(AppCommand::Disable { app_id }) => {
-            store.disable_application(&app_id, vigie_auth::clock::Clock::now_ms(clock)).await?;
-            out.record(&json!({"application_id": app_id, "disabled": true}), &[("DISABLED", &app_id)]);
+            store
+                .disable_application(&app_id, vigie_auth::clock::Clock::now_ms(clock))
+                .await?;
+            out.record(
+                &json!({"application_id": app_id, "disabled": true}),
+                &[("DISABLED", &app_id)],
+            );
         }
         AdminCommand::Keys(KeysCommand::Rotate) => {
             let kid = provision::rotate_signing_key(store, clock).await?;
@@ -99,7 +134,12 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
                 })
                 .collect();
             out.table(&views, &["KID", "ALGORITHM", "CREATED", "RETIRED"], |k| {
-                vec![k.kid.clone(), k.algorithm.clone(), k.created_at.clone(), k.retired_at.clone().unwrap_or_default()]
+                vec![
+                    k.kid.clone(),
+                    k.algorithm.clone(),
+                    k.created_at.clone(),
+                    k.retired_at.clone().unwrap_or_default(),
+                ]
             });
         }
     }
@@ -132,10 +172,20 @@ impl Output {
         let widths: Vec<usize> = headers
             .iter()
             .enumerate()
-            .map(|(i, h)| rows.iter().map(|r| r[i].chars().count()).chain([h.len()]).max().unwrap_or(0))
+            .map(|(i, h)| {
+                rows.iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([h.len()])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let print = |cells: Vec<&str>| {
-            let line: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let line: Vec<String> = cells
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             println!("{}", line.join("  ").trim_end());
         };
         print(headers.to_vec());

@@ -71,11 +71,19 @@ pub struct ServeArgs {
     pub refresh_grace_seconds: u64,
 
     /// Failed client authentications allowed per minute for one client id before 429.
-    #[arg(long, env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_CLIENT", default_value = "20")]
+    #[arg(
+        long,
+        env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_CLIENT",
+        default_value = "20"
+    )]
     pub failed_auth_per_client: std::num::NonZeroU32,
 
     /// Failed client authentications allowed per minute from one address before 429.
-    #[arg(long, env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_ADDRESS", default_value = "60")]
+    #[arg(
+        long,
+        env = "VIGIE_FAILED_AUTH_PER_MINUTE_PER_ADDRESS",
+        default_value = "60"
+    )]
     pub failed_auth_per_address: std::num::NonZeroU32,
 
     /// How often to pick up changes made with `vigie admin` (disabled applications,

@@ -1,7 +1,7 @@
 //! The `vigie` command: `serve` runs the service, `admin` provisions it.
 
-pub mod cli;
 mod admin;
+pub mod cli;
 mod serve;
 
 use std::process::ExitCode;
@@ -29,8 +29,16 @@ pub async fn run(cli: Cli) -> ExitCode {
 /// comes from `VIGIE_LOG` (default `info`).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let json = std::env::var("VIGIE_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let _already_set = if json { builder.json().try_init() } else { builder.try_init() };
+    let filter =
+        EnvFilter::try_from_env("VIGIE_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let json =
+        std::env::var("VIGIE_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let _already_set = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }

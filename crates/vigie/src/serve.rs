@@ -21,32 +21,44 @@ const DEMO_ORGANISATION: &str = "demo";
 const DEMO_PROJECT: &str = "demo";
 
 pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow::Result<()> {
-    let store = vigie_store::open(database_url).await.with_context(|| format!("opening {database_url}"))?;
+    let store = vigie_store::open(database_url)
+        .await
+        .with_context(|| format!("opening {database_url}"))?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut auth = AuthConfig::with_issuer("");
     auth.audience = args.audience;
     auth.access_lifetime = LifetimePolicy {
         base_seconds: args.access_token_ttl,
-        max_seconds: args.access_token_ttl_max.unwrap_or(args.access_token_ttl.saturating_mul(2)),
+        max_seconds: args
+            .access_token_ttl_max
+            .unwrap_or(args.access_token_ttl.saturating_mul(2)),
         load_low: args.token_load_low,
         load_high: args.token_load_high,
     };
     auth.refresh_lifetime_seconds = args.refresh_token_ttl;
     auth.refresh_grace_ms = (args.refresh_grace_seconds as i64).saturating_mul(1000);
-    auth.failure_quota = FailureQuota { per_client_id: args.failed_auth_per_client, per_address: args.failed_auth_per_address };
+    auth.failure_quota = FailureQuota {
+        per_client_id: args.failed_auth_per_client,
+        per_address: args.failed_auth_per_address,
+    };
     let config = ServerConfig {
         listen: args.listen,
         issuer: args.issuer,
         auth,
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(10)),
     };
-    let server = Server::bind(config, store.clone(), clock.clone()).await.context("starting the server")?;
+    let server = Server::bind(config, store.clone(), clock.clone())
+        .await
+        .context("starting the server")?;
     let url = format!("http://{}", server.local_addr());
     if args.demo {
         provision_demo(&*store, &*clock, &url).await?;
     }
     tracing::info!(%url, storage = store.backend(), database = %database_url, "vigie is listening");
-    server.run_until(shutdown_signal()).await.context("serving")?;
+    server
+        .run_until(shutdown_signal())
+        .await
+        .context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -56,7 +68,9 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
 async fn provision_demo(store: &dyn Store, clock: &dyn Clock, url: &str) -> anyhow::Result<()> {
     if let Some(org) = store.find_organisation_by_name(DEMO_ORGANISATION).await? {
         let apps = store.list_applications(Some(&org.id)).await?;
-        println!("Demo already provisioned (its secret was printed at first start and is stored only as a hash).");
+        println!(
+            "Demo already provisioned (its secret was printed at first start and is stored only as a hash)."
+        );
         println!("ORGANISATION_ID={}", org.id);
         if let Some(app) = apps.first() {
             println!("APPLICATION_ID={}", app.id);
@@ -67,7 +81,14 @@ async fn provision_demo(store: &dyn Store, clock: &dyn Clock, url: &str) -> anyh
     }
     let org = provision::create_organisation(store, clock, DEMO_ORGANISATION).await?;
     provision::create_project(store, clock, &org.id, DEMO_PROJECT).await?;
-    let (app, secret) = provision::create_application(store, clock, &org.id, "demo application", provision::DEFAULT_SCOPE).await?;
+    let (app, secret) = provision::create_application(
+        store,
+        clock,
+        &org.id,
+        "demo application",
+        provision::DEFAULT_SCOPE,
+    )
+    .await?;
     println!("Demo credentials (the secret is shown once and stored only as a hash):");
     println!();
     println!("export ORGANISATION_ID={}", org.id);

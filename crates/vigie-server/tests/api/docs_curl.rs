@@ -16,7 +16,10 @@ const DOCS_REFRESH: &str = "curl -X POST 'https://api.diagrams-technologies.com/
 /// above must be exactly its code blocks joined onto one line.
 #[test]
 fn commands_are_the_documented_ones() {
-    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/seeds/authentication-guide.md");
+    let seed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/seeds/authentication-guide.md"
+    );
     let Ok(page) = std::fs::read_to_string(seed) else {
         eprintln!("skipping: {seed} is not present");
         return;
@@ -24,14 +27,30 @@ fn commands_are_the_documented_ones() {
     let blocks: Vec<String> = page
         .split("```bash")
         .skip(1)
-        .map(|block| block.split("```").next().unwrap().split_whitespace().collect::<Vec<_>>().join(" "))
+        .map(|block| {
+            block
+                .split("```")
+                .next()
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .collect();
     assert_eq!(blocks, [DOCS_TOKEN, DOCS_REFRESH]);
 }
 
 fn run_curl(command: &str) -> Value {
-    let output = Command::new("sh").arg("-c").arg(command).output().expect("curl runs");
-    assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "{command}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)))
 }
@@ -57,13 +76,22 @@ fn check_token_response(response: &Value) {
     assert_eq!(response["refresh_token_expires_in"], 31_557_600);
     let date = |field: &str| {
         let text = response[field].as_str().unwrap();
-        assert_eq!(text.len(), 24, "{field} is YYYY-MM-DDTHH:MM:SS.mmmZ: {text}");
+        assert_eq!(
+            text.len(),
+            24,
+            "{field} is YYYY-MM-DDTHH:MM:SS.mmmZ: {text}"
+        );
         assert!(text.ends_with('Z'));
-        DateTime::parse_from_rfc3339(text).unwrap().timestamp_millis()
+        DateTime::parse_from_rfc3339(text)
+            .unwrap()
+            .timestamp_millis()
     };
     let now = chrono::Utc::now().timestamp_millis();
     let expires = date("expiration_date");
-    assert!((expires - now - 172_800_000).abs() < 5_000, "expiration_date is now + expires_in");
+    assert!(
+        (expires - now - 172_800_000).abs() < 5_000,
+        "expiration_date is now + expires_in"
+    );
     let refresh_expires = date("refresh_token_expiration_date");
     assert!((refresh_expires - now - 31_557_600_000).abs() < 5_000);
 
@@ -71,16 +99,31 @@ fn check_token_response(response: &Value) {
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "EdDSA");
     assert!(header["kid"].is_string());
-    assert_eq!(claims["exp"].as_i64().unwrap(), expires.div_euclid(1000), "JWT exp agrees with expiration_date");
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 172_800);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap(),
+        expires.div_euclid(1000),
+        "JWT exp agrees with expiration_date"
+    );
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        172_800
+    );
     let refresh = response["refresh_token"].as_str().unwrap();
-    assert!(refresh.len() >= 43 && !refresh.contains('.'), "refresh tokens are opaque");
+    assert!(
+        refresh.len() >= 43 && !refresh.contains('.'),
+        "refresh tokens are opaque"
+    );
 }
 
 async fn docs_commands_work_verbatim(backend: Backend) {
-    let Some(app) = spawn(backend, Options::default()).await else { return };
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
     let with_credentials = |command: &str| {
-        command.replace(DOCS_HOST, &app.url).replace("APPLICATION_ID", &app.app_id).replace("APPLICATION_SECRET", &app.secret)
+        command
+            .replace(DOCS_HOST, &app.url)
+            .replace("APPLICATION_ID", &app.app_id)
+            .replace("APPLICATION_SECRET", &app.secret)
     };
     let first = run_curl(&with_credentials(DOCS_TOKEN));
     check_token_response(&first);
@@ -93,13 +136,20 @@ async fn docs_commands_work_verbatim(backend: Backend) {
     assert_eq!(claims["iss"], app.url);
     assert!(claims["jti"].is_string());
 
-    let refresh = with_credentials(DOCS_REFRESH)
-        .replace("refresh_token_encoded", &form_encode(first["refresh_token"].as_str().unwrap()));
+    let refresh = with_credentials(DOCS_REFRESH).replace(
+        "refresh_token_encoded",
+        &form_encode(first["refresh_token"].as_str().unwrap()),
+    );
     let second = run_curl(&refresh);
     check_token_response(&second);
-    assert_ne!(second["refresh_token"], first["refresh_token"], "refresh tokens rotate");
+    assert_ne!(
+        second["refresh_token"], first["refresh_token"],
+        "refresh tokens rotate"
+    );
     assert_ne!(second["access_token"], first["access_token"]);
-    let projects = app.projects(&app.org_id, second["access_token"].as_str().unwrap()).await;
+    let projects = app
+        .projects(&app.org_id, second["access_token"].as_str().unwrap())
+        .await;
     assert_eq!(projects.status(), 200);
 }
 

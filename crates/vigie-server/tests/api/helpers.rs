@@ -97,7 +97,11 @@ impl TestApp {
 
     /// Refreshes with a refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
-        self.token(&format!("grant_type=refresh_token&refresh_token={}", form_encode(refresh_token))).await
+        self.token(&format!(
+            "grant_type=refresh_token&refresh_token={}",
+            form_encode(refresh_token)
+        ))
+        .await
     }
 
     /// `GET` the organisation's projects with a bearer token.
@@ -112,7 +116,10 @@ impl TestApp {
 
     /// Creates another application in an organisation; returns (id, secret).
     pub async fn create_app(&self, org_id: &str, scope: &str) -> (String, String) {
-        let (app, secret) = provision::create_application(&*self.store, &*self.clock, org_id, "another", scope).await.unwrap();
+        let (app, secret) =
+            provision::create_application(&*self.store, &*self.clock, org_id, "another", scope)
+                .await
+                .unwrap();
         (app.id, secret.expose_secret().to_owned())
     }
 
@@ -127,7 +134,9 @@ pub fn form_encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -141,7 +150,10 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { manual_clock: false, configure: Box::new(|_| {}) }
+        Self {
+            manual_clock: false,
+            configure: Box::new(|_| {}),
+        }
     }
 }
 
@@ -169,7 +181,9 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
         reload_interval: Duration::from_millis(50),
     };
     (options.configure)(&mut config);
-    let server = Server::bind(config, store.clone(), clock.clone()).await.expect("start server");
+    let server = Server::bind(config, store.clone(), clock.clone())
+        .await
+        .expect("start server");
     let url = format!("http://{}", server.local_addr());
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run_until(async move {
@@ -177,17 +191,37 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
     }));
     let (org_id, app_id, secret) = match store.find_organisation_by_name("acme").await.unwrap() {
         Some(org) => {
-            let app = store.list_applications(Some(&org.id)).await.unwrap().remove(0);
+            let app = store
+                .list_applications(Some(&org.id))
+                .await
+                .unwrap()
+                .remove(0);
             (org.id, app.id, String::new())
         }
         None => {
-            let org = provision::create_organisation(&*store, &*clock, "acme").await.unwrap();
-            provision::create_project(&*store, &*clock, &org.id, "press-line").await.unwrap();
-            let (app, secret) = provision::create_application(&*store, &*clock, &org.id, "gateway", "data").await.unwrap();
+            let org = provision::create_organisation(&*store, &*clock, "acme")
+                .await
+                .unwrap();
+            provision::create_project(&*store, &*clock, &org.id, "press-line")
+                .await
+                .unwrap();
+            let (app, secret) =
+                provision::create_application(&*store, &*clock, &org.id, "gateway", "data")
+                    .await
+                    .unwrap();
             (org.id, app.id, secret.expose_secret().to_owned())
         }
     };
-    let app = TestApp { url, store, clock, org_id, app_id, secret, http: reqwest::Client::new(), _shutdown: shutdown };
+    let app = TestApp {
+        url,
+        store,
+        clock,
+        org_id,
+        app_id,
+        secret,
+        http: reqwest::Client::new(),
+        _shutdown: shutdown,
+    };
     app.wait_for_reload().await;
     app
 }
@@ -196,7 +230,12 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
     let decode = |part: &str| -> Value {
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(part)
+                .unwrap(),
+        )
+        .unwrap()
     };
     let mut parts = token.split('.');
     (decode(parts.next().unwrap()), decode(parts.next().unwrap()))
@@ -206,16 +245,27 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 pub async fn assert_oauth_error(response: reqwest::Response, status: u16, code: &str) -> String {
     assert_eq!(response.status(), status, "expected {status} {code}");
     assert_eq!(response.headers()["cache-control"], "no-store");
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], code, "{body}");
-    body["error_description"].as_str().expect("a description").to_owned()
+    body["error_description"]
+        .as_str()
+        .expect("a description")
+        .to_owned()
 }
 
 /// Asserts a problem+json answer and returns its body.
 pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], status);
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));

@@ -23,14 +23,27 @@ fn python() -> Option<&'static Path> {
             let python = venv.join("bin/python");
             let ready = venv.join(".installed");
             if !ready.exists() {
-                let created = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().is_ok_and(|s| s.success())
+                let created = Command::new("python3")
+                    .args(["-m", "venv"])
+                    .arg(&venv)
+                    .status()
+                    .is_ok_and(|s| s.success())
                     && Command::new(&python)
-                        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                        .args([
+                            "-m",
+                            "pip",
+                            "install",
+                            "--quiet",
+                            "--disable-pip-version-check",
+                        ])
                         .args(PACKAGES)
                         .status()
                         .is_ok_and(|s| s.success());
                 if !created {
-                    assert!(std::env::var_os("CI").is_none(), "CI is set: the Python OAuth2 clients must install");
+                    assert!(
+                        std::env::var_os("CI").is_none(),
+                        "CI is set: the Python OAuth2 clients must install"
+                    );
                     eprintln!("skipping: could not install {PACKAGES:?} from PyPI");
                     return None;
                 }
@@ -44,14 +57,23 @@ fn python() -> Option<&'static Path> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_oauthlib_and_pyjwt_work_unmodified() {
     let Some(python) = python() else { return };
-    let Some(app) = spawn(Backend::Sqlite, Options::default()).await else { return };
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/third_party_client.py");
+    let Some(app) = spawn(Backend::Sqlite, Options::default()).await else {
+        return;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/third_party_client.py"
+    );
     let output = tokio::process::Command::new(python)
         .args([script, &app.url, &app.app_id, &app.secret, &app.org_id])
         .output()
         .await
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let found: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(found["fetched_expires_in"], 172_800);
     assert_eq!(found["renewed_refresh_token_differs"], true);
@@ -63,6 +85,11 @@ async fn requests_oauthlib_and_pyjwt_work_unmodified() {
     for forgery in ["HS256", "none"] {
         assert_eq!(found[format!("pyjwt_rejects_{forgery}")], true, "{found}");
         assert_eq!(found[format!("server_status_{forgery}")], 401, "{found}");
-        assert!(found[format!("server_challenge_{forgery}")].as_str().unwrap().contains("invalid_token"));
+        assert!(
+            found[format!("server_challenge_{forgery}")]
+                .as_str()
+                .unwrap()
+                .contains("invalid_token")
+        );
     }
 }
