@@ -1,6 +1,8 @@
 //! Wire types of Vigie's public API, shared by the server, the SDK and the CLI so that
 //! the bytes on the wire have exactly one definition.
 
+pub mod readings;
+
 use serde::{Deserialize, Serialize};
 
 /// Successful token response, exactly the seven fields of the public documentation.
