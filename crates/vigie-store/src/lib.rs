@@ -124,9 +124,27 @@ pub trait TokenStore: Send + Sync {
     async fn load_revoked_access_tokens(&self, now: Millis) -> Result<Vec<String>>;
 }
 
+/// Sensor readings.
+#[async_trait]
+pub trait ReadingStore: Send + Sync {
+    /// Whether the organisation has this ML project.
+    async fn project_exists(&self, project: &ProjectKey) -> Result<bool>;
+    /// Stores validated readings durably (committed and synced) before returning.
+    /// Within one call, the last reading of a key wins over earlier ones.
+    async fn ingest(
+        &self,
+        project: ProjectKey,
+        readings: Vec<vigie_proto::readings::ValidReading>,
+    ) -> Result<IngestSummary>;
+    /// A page of readings, ordered by series then time.
+    async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>>;
+    /// The series of a project, ordered by sensor and variable.
+    async fn list_series(&self, project: &ProjectKey) -> Result<Vec<SeriesSummary>>;
+}
+
 /// The whole storage of the service.
 #[async_trait]
-pub trait Store: DirectoryStore + KeyStore + TokenStore {
+pub trait Store: DirectoryStore + KeyStore + TokenStore + ReadingStore {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
     /// A number that changes whenever applications, keys or revocations change.

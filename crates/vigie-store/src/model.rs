@@ -195,3 +195,74 @@ pub struct RefreshTokenInfo {
     /// Whether this token is of the family's current generation.
     pub current: bool,
 }
+
+/// Where readings go: one ML project of one organisation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ProjectKey {
+    /// The organisation.
+    pub org_id: String,
+    /// The `ML_PROJECT` code.
+    pub code: String,
+}
+
+/// What an ingestion did with the readings it was given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// Readings whose key was not stored yet.
+    pub new: u64,
+    /// Readings identical to what was stored (resent).
+    pub unchanged: u64,
+    /// Readings that corrected a stored value.
+    pub replaced: u64,
+}
+
+/// A page request over a project's readings, ordered by series then time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadingQuery {
+    /// The project.
+    pub project: ProjectKey,
+    /// Only this sensor.
+    pub sensor_id: Option<String>,
+    /// Only this variable.
+    pub value_name: Option<String>,
+    /// From this time (inclusive), microseconds.
+    pub from_us: Option<i64>,
+    /// Until this time (exclusive), microseconds.
+    pub to_us: Option<i64>,
+    /// Resume after this (series id, time) position.
+    pub after: Option<(i64, i64)>,
+    /// Most readings to return.
+    pub limit: u32,
+}
+
+/// A stored reading with its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReading {
+    /// Internal series id (for pagination).
+    pub series_id: i64,
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Microseconds since the epoch, UTC.
+    pub time_us: i64,
+    /// The value.
+    pub value: f64,
+    /// The precision, if sent.
+    pub precision: Option<f64>,
+}
+
+/// One series of a project and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesSummary {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Number of stored readings.
+    pub count: i64,
+    /// Earliest reading time, microseconds.
+    pub first_time_us: Option<i64>,
+    /// Latest reading time, microseconds.
+    pub last_time_us: Option<i64>,
+}

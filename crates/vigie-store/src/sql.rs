@@ -11,9 +11,12 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
+use vigie_proto::readings::ValidReading;
 
 use crate::*;
 
@@ -22,15 +25,101 @@ const MAX_BATCH: usize = 1024;
 /// How many token-path writes may wait for the writer before callers wait to enqueue.
 const WRITE_QUEUE: usize = 8192;
 
+/// Readings are upserted this many rows per statement (4 parameters each, within both
+/// databases' parameter limits).
+const UPSERT_CHUNK: usize = 1000;
+
 enum WriteJob {
     CreateFamily(NewRefreshFamily, oneshot::Sender<Result<bool>>),
     Rotate(RefreshRotation, oneshot::Sender<Result<RotationOutcome>>),
+    Ingest(Box<IngestJob>, oneshot::Sender<Result<IngestSummary>>),
 }
 
 enum JobOutput {
     Created(bool),
     Rotated(RotationOutcome),
+    Ingested(IngestSummary),
 }
+
+/// Readings of one request, grouped by series, sorted by time, one row per key.
+struct IngestJob {
+    project: ProjectKey,
+    /// (sensorId, valueName) of each series of the request.
+    series: Vec<(String, String)>,
+    /// (series index, time, value, precision), sorted, unique per (series, time).
+    rows: Vec<(usize, i64, f64, Option<f64>)>,
+    /// What the readings superseded within the request itself amount to.
+    superseded: IngestSummary,
+}
+
+impl IngestJob {
+    /// Groups readings by series and keeps, for each key, the last reading of the
+    /// request; a later reading of a key counts as unchanged or replaced relative to the
+    /// one before it, as if the readings had been stored one by one.
+    fn new(project: ProjectKey, readings: Vec<ValidReading>) -> Self {
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut series = Vec::new();
+        let mut rows = Vec::with_capacity(readings.len());
+        for reading in readings {
+            let next = series.len();
+            let key = (reading.sensor_id, reading.value_name);
+            let at = *index.entry(key).or_insert_with_key(|key| {
+                series.push(key.clone());
+                next
+            });
+            rows.push((at, reading.time_us, reading.value, reading.precision));
+        }
+        // Stable: equal keys keep request order, so the last of each run wins, and each
+        // earlier reading of a run is compared with the one before it.
+        rows.sort_by_key(|&(series, time, _, _)| (series, time));
+        let mut superseded = IngestSummary::default();
+        let mut unique: Vec<(usize, i64, f64, Option<f64>)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            match unique.last_mut() {
+                Some(previous) if (previous.0, previous.1) == (row.0, row.1) => {
+                    if (previous.2, previous.3) == (row.2, row.3) {
+                        superseded.unchanged += 1;
+                    } else {
+                        superseded.replaced += 1;
+                    }
+                    *previous = row;
+                }
+                _ => unique.push(row),
+            }
+        }
+        Self {
+            project,
+            series,
+            rows: unique,
+            superseded,
+        }
+    }
+}
+
+/// Cache of series ids, owned by the writer task.
+type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
+
+fn upsert_sql(rows: usize) -> String {
+    let mut sql = String::with_capacity(64 + rows * 24);
+    sql.push_str("INSERT INTO readings (series_id, time_us, value, precision) VALUES ");
+    for row in 0..rows {
+        let p = row * 4;
+        if row > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
+    }
+    sql.push_str(
+        " ON CONFLICT (series_id, time_us) DO UPDATE SET value = excluded.value, precision = excluded.precision,
+            revision = readings.revision + 1
+          WHERE readings.value IS DISTINCT FROM excluded.value OR readings.precision IS DISTINCT FROM excluded.precision
+          RETURNING series_id, revision",
+    );
+    sql
+}
+
+static FULL_CHUNK_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| upsert_sql(UPSERT_CHUNK));
 
 impl WriteJob {
     fn deliver(self, output: Result<JobOutput>) {
@@ -46,6 +135,12 @@ impl WriteJob {
                 let _ = reply.send(Err(error));
             }
             (Self::Rotate(_, reply), Err(error)) => {
+                let _ = reply.send(Err(error));
+            }
+            (Self::Ingest(_, reply), Ok(JobOutput::Ingested(summary))) => {
+                let _ = reply.send(Ok(summary));
+            }
+            (Self::Ingest(_, reply), Err(error)) => {
                 let _ = reply.send(Err(error));
             }
             (_, Ok(_)) => unreachable!("a job's output always matches its kind"),
@@ -108,8 +203,9 @@ macro_rules! sql_store {
 
         async fn run_writer(pool: sqlx::Pool<$db>, mut jobs: mpsc::Receiver<WriteJob>) {
             let mut batch = Vec::with_capacity(MAX_BATCH);
+            let mut series = SeriesCache::new();
             while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                match apply_batch(&pool, &batch).await {
+                match apply_batch(&pool, &batch, &mut series).await {
                     Ok(outputs) => {
                         for (job, output) in batch.drain(..).zip(outputs) {
                             job.deliver(Ok(output));
@@ -117,10 +213,15 @@ macro_rules! sql_store {
                     }
                     Err(error) => {
                         tracing::warn!(%error, jobs = batch.len(), "batched write failed; retrying jobs one by one");
+                        // Ids of series created in the rolled-back transaction are gone.
+                        series.clear();
                         for job in batch.drain(..) {
-                            let output = apply_batch(&pool, std::slice::from_ref(&job))
+                            let output = apply_batch(&pool, std::slice::from_ref(&job), &mut series)
                                 .await
                                 .map(|mut outputs| outputs.remove(0));
+                            if output.is_err() {
+                                series.clear();
+                            }
                             job.deliver(output);
                         }
                     }
@@ -128,7 +229,7 @@ macro_rules! sql_store {
             }
         }
 
-        async fn apply_batch(pool: &sqlx::Pool<$db>, batch: &[WriteJob]) -> Result<Vec<JobOutput>> {
+        async fn apply_batch(pool: &sqlx::Pool<$db>, batch: &[WriteJob], series: &mut SeriesCache) -> Result<Vec<JobOutput>> {
             let mut tx = pool.begin_with($begin).await?;
             let mut outputs = Vec::with_capacity(batch.len());
             for job in batch {
@@ -137,6 +238,7 @@ macro_rules! sql_store {
                         JobOutput::Created(create_family(&mut tx, family).await?)
                     }
                     WriteJob::Rotate(rotation, _) => JobOutput::Rotated(rotate(&mut tx, rotation).await?),
+                    WriteJob::Ingest(job, _) => JobOutput::Ingested(ingest(&mut tx, series, job).await?),
                 });
             }
             tx.commit().await?;
@@ -253,6 +355,165 @@ macro_rules! sql_store {
             }
             insert_refresh_token(conn, &r.new_hash, &family_id, new_generation, r.now, r.new_expires_at).await?;
             Ok(RotationOutcome::Rotated { scope })
+        }
+
+        async fn series_id(conn: &mut Conn, cache: &mut SeriesCache, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<i64> {
+            let key = (project.clone(), sensor_id.to_owned(), value_name.to_owned());
+            if let Some(&id) = cache.get(&key) {
+                return Ok(id);
+            }
+            const FIND: &str = "SELECT id FROM series WHERE org_id = $1 AND project_code = $2 AND sensor_id = $3 AND value_name = $4";
+            let find = || sqlx::query(FIND).bind(&project.org_id).bind(&project.code).bind(sensor_id).bind(value_name);
+            let id: i64 = match find().fetch_optional(&mut *conn).await? {
+                Some(row) => row.try_get("id")?,
+                None => {
+                    sqlx::query(
+                        "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING",
+                    )
+                    .bind(&project.org_id)
+                    .bind(&project.code)
+                    .bind(sensor_id)
+                    .bind(value_name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| map_insert_error(e, || "series".into(), ("project", &project.code)))?;
+                    find().fetch_one(&mut *conn).await?.try_get("id")?
+                }
+            };
+            cache.insert(key, id);
+            Ok(id)
+        }
+
+        async fn ingest(conn: &mut Conn, cache: &mut SeriesCache, job: &IngestJob) -> Result<IngestSummary> {
+            let mut ids = Vec::with_capacity(job.series.len());
+            for (sensor_id, value_name) in &job.series {
+                ids.push(series_id(conn, cache, &job.project, sensor_id, value_name).await?);
+            }
+            let mut summary = job.superseded;
+            let mut new_per_series: HashMap<i64, i64> = HashMap::new();
+            for chunk in job.rows.chunks(UPSERT_CHUNK) {
+                let partial;
+                let sql: &str = if chunk.len() == UPSERT_CHUNK {
+                    &FULL_CHUNK_SQL
+                } else {
+                    partial = upsert_sql(chunk.len());
+                    &partial
+                };
+                let mut query = sqlx::query(sql);
+                for &(series, time, value, precision) in chunk {
+                    query = query.bind(ids[series]).bind(time).bind(value).bind(precision);
+                }
+                let changed = query.fetch_all(&mut *conn).await?;
+                summary.unchanged += (chunk.len() - changed.len()) as u64;
+                for row in &changed {
+                    if row.try_get::<i64, _>("revision")? == 0 {
+                        summary.new += 1;
+                        *new_per_series.entry(row.try_get("series_id")?).or_default() += 1;
+                    } else {
+                        summary.replaced += 1;
+                    }
+                }
+            }
+            // Rows are sorted by series then time: each series' first and last row bound it.
+            let mut start = 0;
+            while start < job.rows.len() {
+                let series = job.rows[start].0;
+                let end = start + job.rows[start..].iter().take_while(|row| row.0 == series).count();
+                let id = ids[series];
+                sqlx::query(
+                    "UPDATE series SET reading_count = reading_count + $1,
+                        first_time_us = CASE WHEN first_time_us IS NULL OR $2 < first_time_us THEN $2 ELSE first_time_us END,
+                        last_time_us = CASE WHEN last_time_us IS NULL OR $3 > last_time_us THEN $3 ELSE last_time_us END
+                     WHERE id = $4",
+                )
+                .bind(new_per_series.get(&id).copied().unwrap_or(0))
+                .bind(job.rows[start].1)
+                .bind(job.rows[end - 1].1)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+                start = end;
+            }
+            Ok(summary)
+        }
+
+        #[async_trait]
+        impl ReadingStore for $store {
+            async fn project_exists(&self, project: &ProjectKey) -> Result<bool> {
+                Ok(sqlx::query("SELECT 1 AS found FROM ml_projects WHERE org_id = $1 AND code = $2")
+                    .bind(&project.org_id)
+                    .bind(&project.code)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .is_some())
+            }
+
+            async fn ingest(&self, project: ProjectKey, readings: Vec<ValidReading>) -> Result<IngestSummary> {
+                let job = Box::new(IngestJob::new(project, readings));
+                self.submit(|reply| WriteJob::Ingest(job, reply)).await
+            }
+
+            async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>> {
+                let (after_series, after_time) = query.after.unzip();
+                sqlx::query(
+                    "SELECT s.id, s.sensor_id, s.value_name, r.time_us, r.value, r.precision
+                     FROM series s JOIN readings r ON r.series_id = s.id
+                     WHERE s.org_id = $1 AND s.project_code = $2
+                       AND ($3 IS NULL OR s.sensor_id = $3)
+                       AND ($4 IS NULL OR s.value_name = $4)
+                       AND ($5 IS NULL OR r.time_us >= $5)
+                       AND ($6 IS NULL OR r.time_us < $6)
+                       AND ($7 IS NULL OR r.series_id > $7 OR (r.series_id = $7 AND r.time_us > $8))
+                     ORDER BY r.series_id, r.time_us
+                     LIMIT $9",
+                )
+                .bind(&query.project.org_id)
+                .bind(&query.project.code)
+                .bind(&query.sensor_id)
+                .bind(&query.value_name)
+                .bind(query.from_us)
+                .bind(query.to_us)
+                .bind(after_series)
+                .bind(after_time)
+                .bind(i64::from(query.limit))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(StoredReading {
+                        series_id: row.try_get("id")?,
+                        sensor_id: row.try_get("sensor_id")?,
+                        value_name: row.try_get("value_name")?,
+                        time_us: row.try_get("time_us")?,
+                        value: row.try_get("value")?,
+                        precision: row.try_get("precision")?,
+                    })
+                })
+                .collect()
+            }
+
+            async fn list_series(&self, project: &ProjectKey) -> Result<Vec<SeriesSummary>> {
+                sqlx::query(
+                    "SELECT sensor_id, value_name, reading_count, first_time_us, last_time_us FROM series
+                     WHERE org_id = $1 AND project_code = $2 ORDER BY sensor_id, value_name",
+                )
+                .bind(&project.org_id)
+                .bind(&project.code)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(SeriesSummary {
+                        sensor_id: row.try_get("sensor_id")?,
+                        value_name: row.try_get("value_name")?,
+                        count: row.try_get("reading_count")?,
+                        first_time_us: row.try_get("first_time_us")?,
+                        last_time_us: row.try_get("last_time_us")?,
+                    })
+                })
+                .collect()
+            }
         }
 
         fn organisation_from(row: &<$db as sqlx::Database>::Row) -> Result<Organisation> {

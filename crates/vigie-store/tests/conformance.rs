@@ -46,6 +46,12 @@ conformance!(
     signing_keys_rotate_and_retire,
     access_token_revocations_expire,
     generation_changes_with_every_admin_change,
+    ingestion_counts_new_unchanged_and_replaced,
+    duplicates_within_a_request_behave_as_if_sent_one_by_one,
+    readings_read_back_in_pages_with_filters,
+    series_summaries_follow_ingestion,
+    ingestion_needs_an_existing_project,
+    concurrent_ingestion_of_overlapping_batches,
 );
 
 struct Fixture {
@@ -486,4 +492,258 @@ async fn generation_changes_with_every_admin_change(store: Arc<dyn Store>) {
     assert!(g1 > g0);
     store.disable_application(&app.id, 5).await.unwrap();
     assert!(store.generation().await.unwrap() > g1);
+}
+
+use vigie_proto::readings::ValidReading;
+
+fn reading(sensor: &str, name: &str, time_us: i64, value: f64) -> ValidReading {
+    ValidReading {
+        sensor_id: sensor.into(),
+        value_name: name.into(),
+        time_us,
+        value,
+        precision: Some(100.0),
+    }
+}
+
+async fn project(store: &Arc<dyn Store>) -> ProjectKey {
+    let org = store.create_organisation("acme", 1).await.unwrap();
+    store.create_project(&org.id, "line", 2).await.unwrap();
+    ProjectKey {
+        org_id: org.id,
+        code: "line".into(),
+    }
+}
+
+fn summary(new: u64, unchanged: u64, replaced: u64) -> IngestSummary {
+    IngestSummary {
+        new,
+        unchanged,
+        replaced,
+    }
+}
+
+async fn ingestion_counts_new_unchanged_and_replaced(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let batch = vec![
+        reading("s1", "x", 1, 1.0),
+        reading("s1", "x", 2, 2.0),
+        reading("s2", "none", 1, 3.0),
+    ];
+    assert_eq!(
+        store.ingest(project.clone(), batch.clone()).await.unwrap(),
+        summary(3, 0, 0)
+    );
+    assert_eq!(
+        store.ingest(project.clone(), batch.clone()).await.unwrap(),
+        summary(0, 3, 0)
+    );
+    let mut corrected = batch.clone();
+    corrected[1].value = 2.5;
+    corrected[2].precision = None;
+    assert_eq!(
+        store.ingest(project.clone(), corrected).await.unwrap(),
+        summary(0, 1, 2)
+    );
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!((stored[1].value, stored[2].precision), (2.5, None));
+}
+
+async fn duplicates_within_a_request_behave_as_if_sent_one_by_one(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let batch = vec![
+        reading("s", "x", 5, 1.0),
+        reading("s", "x", 5, 1.0),
+        reading("s", "x", 5, 9.0),
+        reading("s", "x", 6, 0.0),
+    ];
+    assert_eq!(
+        store.ingest(project.clone(), batch).await.unwrap(),
+        summary(2, 1, 1)
+    );
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .map(|r| (r.time_us, r.value))
+            .collect::<Vec<_>>(),
+        [(5, 9.0), (6, 0.0)],
+        "the last one wins"
+    );
+}
+
+fn query(project: &ProjectKey) -> ReadingQuery {
+    ReadingQuery {
+        project: project.clone(),
+        sensor_id: None,
+        value_name: None,
+        from_us: None,
+        to_us: None,
+        after: None,
+        limit: 1000,
+    }
+}
+
+async fn readings_read_back_in_pages_with_filters(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let mut batch = Vec::new();
+    for t in 0..25 {
+        batch.push(reading("a", "x", t, t as f64));
+        batch.push(reading("b", "x", t, -(t as f64)));
+        batch.push(reading("a", "y", t, 0.5));
+    }
+    store.ingest(project.clone(), batch).await.unwrap();
+    let mut pages = 0;
+    let mut seen = Vec::new();
+    let mut page_query = ReadingQuery {
+        limit: 10,
+        ..query(&project)
+    };
+    loop {
+        let page = store.read_readings(&page_query).await.unwrap();
+        pages += 1;
+        seen.extend(
+            page.iter()
+                .map(|r| (r.sensor_id.clone(), r.value_name.clone(), r.time_us)),
+        );
+        match page.last() {
+            Some(last) if page.len() == 10 => {
+                page_query.after = Some((last.series_id, last.time_us))
+            }
+            _ => break,
+        }
+    }
+    assert_eq!(seen.len(), 75);
+    assert_eq!(pages, 8);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 75, "no reading twice across pages");
+
+    let filtered = ReadingQuery {
+        sensor_id: Some("a".into()),
+        value_name: Some("x".into()),
+        from_us: Some(10),
+        to_us: Some(20),
+        ..query(&project)
+    };
+    let rows = store.read_readings(&filtered).await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.time_us).collect::<Vec<_>>(),
+        (10..20).collect::<Vec<_>>()
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.sensor_id == "a" && r.value_name == "x" && r.value == r.time_us as f64)
+    );
+
+    let other_org = store.create_organisation("globex", 3).await.unwrap();
+    store
+        .create_project(&other_org.id, "line", 4)
+        .await
+        .unwrap();
+    let other = ProjectKey {
+        org_id: other_org.id,
+        code: "line".into(),
+    };
+    assert!(
+        store
+            .read_readings(&query(&other))
+            .await
+            .unwrap()
+            .is_empty(),
+        "same code, other tenant: nothing"
+    );
+}
+
+async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    store
+        .ingest(
+            project.clone(),
+            vec![reading("s", "x", 50, 1.0), reading("s", "x", 10, 1.0)],
+        )
+        .await
+        .unwrap();
+    store
+        .ingest(
+            project.clone(),
+            vec![
+                reading("s", "x", 10, 2.0),
+                reading("s", "x", 99, 1.0),
+                reading("t", "none", 7, 1.0),
+            ],
+        )
+        .await
+        .unwrap();
+    let series = store.list_series(&project).await.unwrap();
+    assert_eq!(
+        series,
+        [
+            SeriesSummary {
+                sensor_id: "s".into(),
+                value_name: "x".into(),
+                count: 3,
+                first_time_us: Some(10),
+                last_time_us: Some(99)
+            },
+            SeriesSummary {
+                sensor_id: "t".into(),
+                value_name: "none".into(),
+                count: 1,
+                first_time_us: Some(7),
+                last_time_us: Some(7)
+            },
+        ]
+    );
+}
+
+async fn ingestion_needs_an_existing_project(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    assert!(store.project_exists(&project).await.unwrap());
+    let missing = ProjectKey {
+        org_id: project.org_id.clone(),
+        code: "nope".into(),
+    };
+    assert!(!store.project_exists(&missing).await.unwrap());
+    assert!(matches!(
+        store.ingest(missing, vec![reading("s", "x", 1, 1.0)]).await,
+        Err(Error::NotFound { .. })
+    ));
+    // The failed job does not disturb the next one.
+    assert_eq!(
+        store
+            .ingest(project, vec![reading("s", "x", 1, 1.0)])
+            .await
+            .unwrap(),
+        summary(1, 0, 0)
+    );
+}
+
+async fn concurrent_ingestion_of_overlapping_batches(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|task| {
+            let store = store.clone();
+            let project = project.clone();
+            tokio::spawn(async move {
+                // Every task writes times 0..500 of sensor (task % 4): four tasks share each key set.
+                let batch = (0..500)
+                    .map(|t| reading(&format!("s{}", task % 4), "x", t, 1.0))
+                    .collect();
+                store.ingest(project, batch).await.unwrap()
+            })
+        })
+        .collect();
+    let mut total = IngestSummary::default();
+    for task in tasks {
+        let s = task.await.unwrap();
+        total.new += s.new;
+        total.unchanged += s.unchanged;
+        total.replaced += s.replaced;
+    }
+    assert_eq!(total, summary(2000, 6000, 0));
+    let series = store.list_series(&project).await.unwrap();
+    assert!(series.iter().all(|s| s.count == 500), "{series:?}");
 }
