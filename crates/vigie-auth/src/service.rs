@@ -254,11 +254,6 @@ impl AuthService {
         &self.config
     }
 
-    /// The store behind the service.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// The public keys to publish.
     pub fn jwks(&self) -> JwkSet {
         self.snapshot().keys.jwks().clone()

@@ -210,3 +210,43 @@ mod tests {
         }
     }
 }
+
+/// Answer to a successful push: what became of the readings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    /// Readings in the request.
+    pub received: u64,
+    /// Readings stored for the first time.
+    pub new: u64,
+    /// Readings identical to what was stored (a resend).
+    pub unchanged: u64,
+    /// Readings that replaced a stored value (a correction).
+    pub replaced: u64,
+}
+
+/// A page of readings read back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadingsPage {
+    /// The readings, ordered by series then date.
+    pub readings: Vec<readings::Reading>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// One series (sensorId and valueName) of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesInfo {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Number of stored readings.
+    pub count: i64,
+    /// Date of the earliest reading.
+    pub first_date: Option<String>,
+    /// Date of the latest reading.
+    pub last_date: Option<String>,
+}

@@ -2,6 +2,7 @@
 //! Handlers stay thin; the rules live in `vigie-auth` and `vigie-store`.
 
 pub mod bearer;
+mod data;
 mod discovery;
 pub mod metrics;
 mod oauth;
@@ -37,6 +38,10 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The storage.
+    pub store: Arc<dyn Store>,
+    /// ML projects known to exist.
+    pub projects: Arc<data::KnownProjects>,
 }
 
 /// Settings of the HTTP server.
@@ -59,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(discovery::router())
         .merge(ops::router())
         .merge(projects::router())
+        .merge(data::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept this method")
@@ -109,10 +115,12 @@ impl Server {
             .issuer
             .map(|issuer| issuer.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{local}"));
-        let auth = Arc::new(AuthService::start(store, clock, auth_config).await?);
+        let auth = Arc::new(AuthService::start(store.clone(), clock, auth_config).await?);
         let state = AppState {
             auth: auth.clone(),
             metrics: Arc::new(Metrics::default()),
+            store,
+            projects: Arc::default(),
         };
         Ok(Self {
             listener,

@@ -39,6 +39,7 @@ pub struct Metrics {
     tokens_issued: Family<GrantLabels, Counter>,
     token_failures: Family<FailureLabels, Counter>,
     bearer_rejections: Counter,
+    readings_ingested: Counter,
     request_seconds: LatencyFamily,
 }
 
@@ -63,6 +64,12 @@ impl Default for Metrics {
             "API requests refused for an invalid bearer token",
             bearer_rejections.clone(),
         );
+        let readings_ingested = Counter::default();
+        registry.register(
+            "readings_ingested",
+            "Readings accepted and stored",
+            readings_ingested.clone(),
+        );
         let request_seconds: LatencyFamily =
             Family::new_with_constructor(|| Histogram::new(exponential_buckets(0.000_05, 2.0, 18)));
         registry.register(
@@ -75,6 +82,7 @@ impl Default for Metrics {
             tokens_issued,
             token_failures,
             bearer_rejections,
+            readings_ingested,
             request_seconds,
         }
     }
@@ -102,6 +110,11 @@ impl Metrics {
     /// Counts an API request refused for its bearer token.
     pub fn bearer_rejected(&self) {
         self.bearer_rejections.inc();
+    }
+
+    /// Counts readings accepted by the push API.
+    pub fn readings_ingested(&self, count: u64) {
+        self.readings_ingested.inc_by(count);
     }
 
     /// The metrics in the OpenMetrics text format.

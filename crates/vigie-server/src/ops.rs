@@ -25,7 +25,7 @@ async fn healthz_get() -> Response {
 
 /// `GET /readyz`: the store answers within two seconds.
 async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let store = state.auth.store();
+    let store = &state.store;
     match tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await {
         Ok(Ok(())) => {
             Ok(axum::Json(json!({"status": "ready", "storage": store.backend()})).into_response())

@@ -25,7 +25,7 @@ async fn projects_get(
     if claims.org != org_id {
         return Err(ApiError::not_found("no such organisation"));
     }
-    let projects = state.auth.store().list_projects(Some(&org_id)).await?;
+    let projects = state.store.list_projects(Some(&org_id)).await?;
     Ok(axum::Json(
         projects
             .into_iter()

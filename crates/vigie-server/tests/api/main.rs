@@ -3,6 +3,7 @@
 mod helpers;
 
 mod bearer;
+mod data;
 mod discovery_and_operations;
 mod docs_curl;
 mod third_party_clients;

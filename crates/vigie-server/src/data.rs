@@ -1,0 +1,320 @@
+//! The data API: `POST` readings to an ML project (CONTRACT §4), read them back, list
+//! the project's series. A token reaches only its own organisation's projects; another
+//! organisation's project answers exactly as a missing one does.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::sync::RwLock;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use vigie_proto::readings::{self, BatchError, MAX_BODY_BYTES, format_time_us, parse_time_us};
+use vigie_proto::{IngestResponse, ReadingsPage, SeriesInfo};
+use vigie_store::{ProjectKey, ReadingQuery};
+
+use crate::AppState;
+use crate::bearer::Bearer;
+use crate::problem::ApiError;
+
+/// Readings returned per page unless `limit` says otherwise.
+pub const DEFAULT_PAGE: u32 = 1000;
+/// Largest `limit`.
+pub const MAX_PAGE: u32 = 10_000;
+
+/// Data routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v0/organisations/{org_id}/data/{project}",
+            post(data_post).get(data_get),
+        )
+        .route(
+            "/v0/organisations/{org_id}/data/{project}/series",
+            get(series_get),
+        )
+}
+
+/// Projects known to exist; projects are never deleted, so a hit needs no query.
+#[derive(Default)]
+pub struct KnownProjects(RwLock<HashSet<ProjectKey>>);
+
+/// Checks the token and finds the project it addresses.
+async fn authorised_project(
+    state: &AppState,
+    bearer: Bearer,
+    org_id: String,
+    code: String,
+) -> Result<ProjectKey, ApiError> {
+    let claims = bearer.require_scope("data")?;
+    let project = ProjectKey { org_id, code };
+    let not_found = || ApiError::not_found("no such ML project in this organisation");
+    if claims.org != project.org_id {
+        return Err(not_found());
+    }
+    if state
+        .projects
+        .0
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&project)
+    {
+        return Ok(project);
+    }
+    if !state.store.project_exists(&project).await? {
+        return Err(not_found());
+    }
+    state
+        .projects
+        .0
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(project.clone());
+    Ok(project)
+}
+
+/// `POST /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}`: stores a JSON array of
+/// readings, all or none, durably before answering.
+async fn data_post(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((org_id, code)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::Json<IngestResponse>, ApiError> {
+    let project = authorised_project(&state, bearer, org_id, code).await?;
+    require_json(&headers)?;
+    let gzip = content_encoding_is_gzip(&headers)?;
+    let bytes = read_body(body, &headers).await?;
+    let bytes = if gzip {
+        gunzip(&bytes)?
+    } else {
+        bytes.to_vec()
+    };
+    let readings = readings::parse_batch(&bytes).map_err(batch_problem)?;
+    let received = readings.len() as u64;
+    let summary = state.store.ingest(project, readings).await?;
+    state.metrics.readings_ingested(received);
+    Ok(axum::Json(IngestResponse {
+        received,
+        new: summary.new,
+        unchanged: summary.unchanged,
+        replaced: summary.replaced,
+    }))
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json (set the Content-Type header)",
+        ))
+    }
+}
+
+fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match headers
+        .get(header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase())
+    {
+        None => Ok(false),
+        Some(encoding) if encoding == "identity" || encoding.is_empty() => Ok(false),
+        Some(encoding) if encoding == "gzip" || encoding == "x-gzip" => Ok(true),
+        Some(_) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported Content-Encoding; use gzip or none",
+        )),
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("the body exceeds {MAX_BODY_BYTES} bytes (after decompression)"),
+    )
+}
+
+/// Reads the body, refusing it as soon as it passes the limit.
+async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|error| {
+            let over_limit = std::error::Error::source(&error)
+                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
+            if over_limit {
+                too_large()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "the request body could not be read",
+                )
+            }
+        })
+}
+
+/// Decompresses a gzip body, stopping as soon as the output passes the limit.
+fn gunzip(compressed: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(MAX_BODY_BYTES));
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "the gzip body is corrupt"))?;
+    if out.len() > MAX_BODY_BYTES {
+        return Err(too_large());
+    }
+    Ok(out)
+}
+
+fn batch_problem(error: BatchError) -> ApiError {
+    let detail = error.to_string();
+    match error {
+        BatchError::Malformed(_) | BatchError::NotAnArray | BatchError::Empty => {
+            ApiError::new(StatusCode::BAD_REQUEST, detail)
+        }
+        BatchError::TooManyReadings => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, detail),
+        BatchError::Invalid {
+            invalid_readings,
+            total_errors,
+            errors,
+        } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+            .with_extension("invalidReadings", json!(invalid_readings))
+            .with_extension("totalErrors", json!(total_errors))
+            .with_extension("errors", json!(errors)),
+    }
+}
+
+/// `GET /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}`: readings in pages,
+/// filtered by `sensorId`, `valueName`, `from` (inclusive) and `to` (exclusive).
+async fn data_get(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((org_id, code)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<ReadingsPage>, ApiError> {
+    let project = authorised_project(&state, bearer, org_id, code).await?;
+    let query = reading_query(project, raw.as_deref().unwrap_or(""))?;
+    let rows = state.store.read_readings(&query).await?;
+    let next_cursor = match rows.last() {
+        Some(last) if rows.len() == query.limit as usize => {
+            Some(URL_SAFE_NO_PAD.encode(format!("{}.{}", last.series_id, last.time_us)))
+        }
+        _ => None,
+    };
+    let readings = rows
+        .into_iter()
+        .map(|r| readings::Reading {
+            sensor_id: r.sensor_id,
+            value_name: r.value_name,
+            date: format_time_us(r.time_us),
+            value: r.value,
+            precision: r.precision,
+        })
+        .collect();
+    Ok(axum::Json(ReadingsPage {
+        readings,
+        next_cursor,
+    }))
+}
+
+fn bad_request(detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, detail)
+}
+
+fn reading_query(project: ProjectKey, raw: &str) -> Result<ReadingQuery, ApiError> {
+    let mut parameters: HashMap<String, String> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if parameters
+            .insert(name.to_string(), value.to_string())
+            .is_some()
+        {
+            return Err(bad_request(format!("query parameter {name} is repeated")));
+        }
+    }
+    let time = |name: &str| -> Result<Option<i64>, ApiError> {
+        parameters
+            .get(name)
+            .map(|value| {
+                parse_time_us(value).ok_or_else(|| {
+                    bad_request(format!(
+                        "{name} must be an ISO-8601 date and time with a time zone"
+                    ))
+                })
+            })
+            .transpose()
+    };
+    let limit = match parameters.get("limit") {
+        None => DEFAULT_PAGE,
+        Some(value) => value
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| {
+                bad_request(format!("limit must be a whole number from 1 to {MAX_PAGE}"))
+            })?,
+    };
+    let after = parameters
+        .get("cursor")
+        .map(|cursor| {
+            URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| {
+                    let (series, time) = text.split_once('.')?;
+                    Some((series.parse().ok()?, time.parse().ok()?))
+                })
+                .ok_or_else(|| bad_request("cursor is not one this server returned"))
+        })
+        .transpose()?;
+    Ok(ReadingQuery {
+        from_us: time("from")?,
+        to_us: time("to")?,
+        sensor_id: parameters.remove("sensorId"),
+        value_name: parameters.remove("valueName"),
+        after,
+        limit,
+        project,
+    })
+}
+
+/// `GET /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}/series`: the project's
+/// series with their reading counts and date ranges.
+async fn series_get(
+    State(state): State<AppState>,
+    bearer: Bearer,
+    Path((org_id, code)): Path<(String, String)>,
+) -> Result<axum::Json<Vec<SeriesInfo>>, ApiError> {
+    let project = authorised_project(&state, bearer, org_id, code).await?;
+    let series = state.store.list_series(&project).await?;
+    Ok(axum::Json(
+        series
+            .into_iter()
+            .map(|s| SeriesInfo {
+                sensor_id: s.sensor_id,
+                value_name: s.value_name,
+                count: s.count,
+                first_date: s.first_time_us.map(format_time_us),
+                last_date: s.last_time_us.map(format_time_us),
+            })
+            .collect(),
+    ))
+}
