@@ -4,9 +4,10 @@
 pub mod readings;
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Successful token response, exactly the seven fields of the public documentation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenResponse {
     /// The JWT access token (RFC 9068).
@@ -25,8 +26,37 @@ pub struct TokenResponse {
     pub refresh_token_expiration_date: String,
 }
 
+/// The form body of the token endpoint (`application/x-www-form-urlencoded`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `client_credentials` or `refresh_token`.
+    pub grant_type: String,
+    /// The refresh token, for `grant_type=refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Requested scope, space separated; at most the application's (`data`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The client id, when not sent with HTTP Basic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client secret, when not sent with HTTP Basic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+}
+
+/// The form body of the revocation and introspection endpoints.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct TokenForm {
+    /// The token to revoke or introspect.
+    pub token: String,
+    /// `access_token` or `refresh_token` (optional; both kinds are recognised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type_hint: Option<String>,
+}
+
 /// OAuth2 error codes of RFC 6749 §5.2 (and RFC 7009 §2.2.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthErrorCode {
     /// The request is malformed.
@@ -64,7 +94,7 @@ impl OAuthErrorCode {
 }
 
 /// OAuth2 error body of RFC 6749 §5.2.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OAuthErrorBody {
     /// The error code.
     pub error: OAuthErrorCode,
@@ -74,7 +104,7 @@ pub struct OAuthErrorBody {
 }
 
 /// RFC 9457 problem details, the body of every non-OAuth2 API error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {
     /// A URI reference identifying the problem type.
     #[serde(rename = "type")]
@@ -88,6 +118,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Extension members (for example per-reading validation errors).
     #[serde(flatten)]
+    #[schema(ignore)]
     pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -95,7 +126,7 @@ pub struct Problem {
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// Token introspection response (RFC 7662 §2.2).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IntrospectionResponse {
     /// Whether the token is currently active.
     pub active: bool,
@@ -132,7 +163,7 @@ pub struct IntrospectionResponse {
 }
 
 /// One public key of the JSON Web Key Set (RFC 7517, RFC 8037 for `OKP`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Jwk {
     /// Key type, `OKP` for Ed25519.
     pub kty: String,
@@ -150,14 +181,14 @@ pub struct Jwk {
 }
 
 /// JSON Web Key Set served at `/.well-known/jwks.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct JwkSet {
     /// The published keys: the active one and retired ones whose tokens may still be live.
     pub keys: Vec<Jwk>,
 }
 
 /// A project visible to a token, as listed by `GET /v0/organisations/{id}/projects`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ProjectSummary {
     /// The `ML_PROJECT` code.
     pub code: String,
@@ -212,7 +243,7 @@ mod tests {
 }
 
 /// Answer to a successful push: what became of the readings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct IngestResponse {
     /// Readings in the request.
     pub received: u64,
@@ -225,7 +256,7 @@ pub struct IngestResponse {
 }
 
 /// A page of readings read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadingsPage {
     /// The readings, ordered by series then date.
@@ -236,7 +267,7 @@ pub struct ReadingsPage {
 }
 
 /// One series (sensorId and valueName) of a project.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SeriesInfo {
     /// The sensor.

@@ -30,15 +30,18 @@ pub const DEFAULT_VALUE_NAME: &str = "none";
 pub const MAX_LISTED_ERRORS: usize = 100;
 
 /// One reading as sent by a client and as read back.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reading {
     /// The sensor's identifier.
+    #[schema(min_length = 1, max_length = 256)]
     pub sensor_id: String,
     /// The sensor's variable (for example an axis), `"none"` by default.
     #[serde(default = "default_value_name")]
+    #[schema(pattern = "^[A-Za-z0-9_]{1,64}$", default = "none")]
     pub value_name: String,
     /// UTC time of the reading, ISO-8601.
+    #[schema(format = DateTime)]
     pub date: String,
     /// The reading.
     pub value: f64,
@@ -101,7 +104,7 @@ pub fn parse_time_us(text: &str) -> Option<i64> {
 }
 
 /// What is wrong with one reading.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReadingError {
     /// Position of the reading in the array, from 0.
     pub index: usize,

@@ -6,16 +6,16 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::RwLock;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vigie_proto::readings::{self, BatchError, MAX_BODY_BYTES, format_time_us, parse_time_us};
-use vigie_proto::{IngestResponse, ReadingsPage, SeriesInfo};
+use vigie_proto::{IngestResponse, Problem, ReadingsPage, SeriesInfo};
 use vigie_store::{ProjectKey, ReadingQuery};
 
 use crate::AppState;
@@ -28,16 +28,31 @@ pub const DEFAULT_PAGE: u32 = 1000;
 pub const MAX_PAGE: u32 = 10_000;
 
 /// Data routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v0/organisations/{org_id}/data/{project}",
-            post(data_post).get(data_get),
-        )
-        .route(
-            "/v0/organisations/{org_id}/data/{project}/series",
-            get(series_get),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(data_post, data_get))
+        .routes(routes!(series_get))
+}
+
+/// Query parameters of the read-back (documentation only: they are parsed strictly by hand).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct ReadingsParams {
+    /// Only this sensor.
+    #[param(rename = "sensorId")]
+    sensor_id: Option<String>,
+    /// Only this variable.
+    #[param(rename = "valueName")]
+    value_name: Option<String>,
+    /// From this date (inclusive), ISO-8601 with a time zone.
+    from: Option<String>,
+    /// Until this date (exclusive), ISO-8601 with a time zone.
+    to: Option<String>,
+    /// Readings per page, 1 to 10000 (default 1000).
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// Projects known to exist; projects are never deleted, so a hit needs no query.
@@ -78,8 +93,24 @@ async fn authorised_project(
     Ok(project)
 }
 
-/// `POST /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}`: stores a JSON array of
-/// readings, all or none, durably before answering.
+/// Push readings: a JSON array, stored all or none, durably before the answer.
+/// Resending a reading is harmless; a new value for the same sensor, variable and date
+/// replaces the old one.
+#[utoipa::path(post, path = "/v0/organisations/{org_id}/data/{project}", tag = "data",
+    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT")),
+    request_body(content = Vec<readings::Reading>, content_type = "application/json",
+        description = "At most 100000 readings and 32 MiB (after gzip decompression)"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Stored", body = IngestResponse),
+        (status = 400, description = "Malformed JSON, not an array, empty array or corrupt gzip", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ML project in this organisation", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large or too many readings", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not application/json, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid readings (index, field, reason of each); nothing stored", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn data_post(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -202,8 +233,17 @@ fn batch_problem(error: BatchError) -> ApiError {
     }
 }
 
-/// `GET /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}`: readings in pages,
-/// filtered by `sensorId`, `valueName`, `from` (inclusive) and `to` (exclusive).
+/// Read readings back, ordered by series then date, in pages.
+#[utoipa::path(get, path = "/v0/organisations/{org_id}/data/{project}", tag = "data",
+    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT"), ReadingsParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of readings", body = ReadingsPage),
+        (status = 400, description = "Invalid query parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ML project in this organisation", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn data_get(
     State(state): State<AppState>,
     bearer: Bearer,
@@ -296,8 +336,16 @@ fn reading_query(project: ProjectKey, raw: &str) -> Result<ReadingQuery, ApiErro
     })
 }
 
-/// `GET /v0/organisations/{ORGANISATION_ID}/data/{ML_PROJECT}/series`: the project's
-/// series with their reading counts and date ranges.
+/// The project's series with their reading counts and date ranges.
+#[utoipa::path(get, path = "/v0/organisations/{org_id}/data/{project}/series", tag = "data",
+    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The series", body = Vec<SeriesInfo>),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such ML project in this organisation", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn series_get(
     State(state): State<AppState>,
     bearer: Bearer,

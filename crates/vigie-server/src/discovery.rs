@@ -1,11 +1,12 @@
 //! Discovery: the JSON Web Key Set and the RFC 8414 authorization-server metadata.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vigie_proto::JwkSet;
 
 use crate::AppState;
 
@@ -14,13 +15,15 @@ use crate::AppState;
 const JWKS_MAX_AGE: &str = "public, max-age=300";
 
 /// Discovery routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/jwks.json", get(jwks_get))
-        .route("/.well-known/oauth-authorization-server", get(metadata_get))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks_get))
+        .routes(routes!(metadata_get))
 }
 
-/// `GET /.well-known/jwks.json`: the active key and the retired keys whose tokens may still be live.
+/// The token-signing public keys: the active one and retired ones whose tokens may still be live.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "JSON Web Key Set", body = JwkSet)))]
 async fn jwks_get(State(state): State<AppState>) -> Response {
     let mut response = axum::Json(state.auth.jwks()).into_response();
     response.headers_mut().insert(
@@ -30,7 +33,9 @@ async fn jwks_get(State(state): State<AppState>) -> Response {
     response
 }
 
-/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+/// Authorization-server metadata (RFC 8414).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
 async fn metadata_get(State(state): State<AppState>) -> Response {
     let issuer = &state.auth.config().issuer;
     let auth_methods = ["client_secret_basic", "client_secret_post"];

@@ -57,14 +57,81 @@ pub struct ServerConfig {
     pub reload_interval: Duration,
 }
 
+/// The OpenAPI document's frame; the paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "Vigie", description = "Sensor readings in, anomalies out: OAuth2 token server and data API."),
+    modifiers(&Documented),
+    tags(
+        (name = "oauth2", description = "Tokens (RFC 6749, 7009, 7662)"),
+        (name = "data", description = "Readings of ML projects"),
+        (name = "discovery", description = "Keys and metadata"),
+        (name = "operations", description = "Health and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the security schemes.
+struct Documented;
+
+impl utoipa::Modify for Documented {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        );
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    }
+}
+
+/// The OpenAPI document of every public endpoint, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// The API's routes and their OpenAPI document, including the paths that are not
+/// annotated handlers: the token endpoint's second path and `/openapi.json` itself.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (routes, mut document) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+            .merge(oauth::router())
+            .merge(discovery::router())
+            .merge(ops::router())
+            .merge(projects::router())
+            .merge(data::router())
+            .split_for_parts();
+    if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {
+        if let Some(operation) = alias.post.as_mut() {
+            operation.operation_id = Some("token_post_documented_alias".into());
+        }
+        document
+            .paths
+            .paths
+            .insert(oauth::TOKEN_PATH_ALIAS.into(), alias);
+    }
+    document
+        .paths
+        .paths
+        .insert("/openapi.json".into(), openapi_path_item());
+    (routes, document)
+}
+
 /// All routes of the service, with their middleware.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .merge(oauth::router())
-        .merge(discovery::router())
-        .merge(ops::router())
-        .merge(projects::router())
-        .merge(data::router())
+    let (routes, document) = documented_routes();
+    let document = Arc::new(document.to_pretty_json().unwrap_or_default());
+    routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = document.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], (*document).clone()) }
+            }),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept this method")
@@ -88,6 +155,29 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request").into_response()
         }))
         .with_state(state)
+}
+
+fn openapi_path_item() -> utoipa::openapi::PathItem {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
+    let ok = ResponseBuilder::new()
+        .description("This document")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(ObjectBuilder::new()))
+                .build(),
+        )
+        .build();
+    utoipa::openapi::PathItem::new(
+        HttpMethod::Get,
+        OperationBuilder::new()
+            .operation_id(Some("openapi_get"))
+            .summary(Some("The OpenAPI document of this service"))
+            .tag("discovery")
+            .response("200", ok)
+            .build(),
+    )
 }
 
 /// A bound, ready-to-run server.

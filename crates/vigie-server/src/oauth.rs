@@ -5,15 +5,17 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use secrecy::SecretString;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use vigie_auth::{AuthenticatedClient, ClientCredentials};
-use vigie_proto::OAuthErrorCode;
+use vigie_proto::{
+    IntrospectionResponse, OAuthErrorBody, OAuthErrorCode, TokenForm, TokenRequest, TokenResponse,
+};
 
 use crate::AppState;
 use crate::problem::OAuthError;
@@ -21,16 +23,35 @@ use crate::problem::OAuthError;
 /// Largest accepted body of the OAuth2 endpoints; real requests are a few hundred bytes.
 pub const MAX_FORM_BYTES: usize = 8 * 1024;
 
+/// The token endpoint's second documented path; the OpenAPI document lists it too.
+pub const TOKEN_PATH_ALIAS: &str = "/v0/oauth2token";
+/// The token endpoint's main path.
+pub const TOKEN_PATH: &str = "/v0/oauth2/token";
+
 /// Routes of the OAuth2 endpoints.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v0/oauth2token", post(token_post))
-        .route("/v0/oauth2/token", post(token_post))
-        .route("/v0/oauth2/revoke", post(revoke_post))
-        .route("/v0/oauth2/introspect", post(introspect_post))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token_post))
+        .route(TOKEN_PATH_ALIAS, axum::routing::post(token_post))
+        .routes(routes!(revoke_post))
+        .routes(routes!(introspect_post))
 }
 
-/// `POST /v0/oauth2token` and `POST /v0/oauth2/token`.
+/// Get or renew a token (also at `POST /v0/oauth2token`).
+#[utoipa::path(
+    post,
+    path = "/v0/oauth2/token",
+    tag = "oauth2",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "A new access token and refresh token", body = TokenResponse),
+        (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type or invalid_scope", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client (with WWW-Authenticate: Basic)", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed authentications (with Retry-After)", body = OAuthErrorBody),
+        (status = 500, description = "server_error", body = OAuthErrorBody),
+    )
+)]
 async fn token_post(State(state): State<AppState>, request: Request) -> Response {
     let outcome = async {
         let (form, client) = read_authenticated_form(&state, request).await?;
@@ -74,7 +95,21 @@ async fn token_post(State(state): State<AppState>, request: Request) -> Response
     }
 }
 
-/// `POST /v0/oauth2/revoke` (RFC 7009): always 200 for an authenticated client.
+/// Revoke a token (RFC 7009): an access token, or a refresh token's whole family.
+#[utoipa::path(
+    post,
+    path = "/v0/oauth2/revoke",
+    tag = "oauth2",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "Revoked, or not a token of this client (RFC 7009 §2.2)"),
+        (status = 400, description = "invalid_request", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed authentications", body = OAuthErrorBody),
+        (status = 500, description = "server_error", body = OAuthErrorBody),
+    )
+)]
 async fn revoke_post(
     State(state): State<AppState>,
     request: Request,
@@ -89,7 +124,21 @@ async fn revoke_post(
     Ok(response)
 }
 
-/// `POST /v0/oauth2/introspect` (RFC 7662): a client learns about its own tokens only.
+/// Introspect a token (RFC 7662); a client learns about its own tokens only.
+#[utoipa::path(
+    post,
+    path = "/v0/oauth2/introspect",
+    tag = "oauth2",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "Whether the token is active, and its claims", body = IntrospectionResponse),
+        (status = 400, description = "invalid_request", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed authentications", body = OAuthErrorBody),
+        (status = 500, description = "server_error", body = OAuthErrorBody),
+    )
+)]
 async fn introspect_post(
     State(state): State<AppState>,
     request: Request,

@@ -1,29 +1,37 @@
 //! Operations endpoints: liveness, readiness (the store answers) and metrics.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vigie_proto::Problem;
 
 use crate::AppState;
 use crate::problem::ApiError;
 
 /// Operations routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz_get))
-        .route("/readyz", get(readyz_get))
-        .route("/metrics", get(metrics_get))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz_get))
+        .routes(routes!(readyz_get))
+        .routes(routes!(metrics_get))
 }
 
-/// `GET /healthz`: the process serves HTTP.
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = Object)))]
 async fn healthz_get() -> Response {
     axum::Json(json!({"status": "ok"})).into_response()
 }
 
-/// `GET /readyz`: the store answers within two seconds.
+/// Readiness: the store answers within two seconds.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Object),
+        (status = 503, description = "Storage unreachable", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError> {
     let store = &state.store;
     match tokio::time::timeout(std::time::Duration::from_secs(2), store.ping()).await {
@@ -44,7 +52,9 @@ async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError>
     }
 }
 
-/// `GET /metrics`: Prometheus / OpenMetrics text.
+/// Prometheus metrics, OpenMetrics text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics_get(State(state): State<AppState>) -> Response {
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(

@@ -2,20 +2,30 @@
 //! to. A token sees only its own organisation; any other id answers exactly as an
 //! unknown one does.
 
-use axum::Router;
 use axum::extract::{Path, State};
-use axum::routing::get;
-use vigie_proto::ProjectSummary;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vigie_proto::{Problem, ProjectSummary};
 
 use crate::AppState;
 use crate::bearer::Bearer;
 use crate::problem::ApiError;
 
 /// Project routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/v0/organisations/{org_id}/projects", get(projects_get))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(projects_get))
 }
 
+/// The ML projects of the token's organisation.
+#[utoipa::path(get, path = "/v0/organisations/{org_id}/projects", tag = "data",
+    params(("org_id" = String, Path, description = "ORGANISATION_ID")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The projects", body = Vec<ProjectSummary>),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such organisation for this token", body = Problem, content_type = "application/problem+json"),
+    ))]
 async fn projects_get(
     State(state): State<AppState>,
     bearer: Bearer,

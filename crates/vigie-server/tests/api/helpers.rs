@@ -271,3 +271,53 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
     body
 }
+
+/// A Python with `packages` installed from PyPI into a virtual environment under the
+/// target folder, created once per test run and reused by later runs. Without network
+/// the caller skips (`None`), except when `CI` is set.
+pub fn python_with(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> {
+    use std::collections::HashMap;
+    use std::process::Command;
+    use std::sync::{Mutex, OnceLock};
+    static READY: OnceLock<Mutex<HashMap<String, Option<std::path::PathBuf>>>> = OnceLock::new();
+    let mut ready = READY.get_or_init(Mutex::default).lock().unwrap();
+    ready
+        .entry(name.to_owned())
+        .or_insert_with(|| {
+            let venv = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("py-{name}"));
+            let python = venv.join("bin/python");
+            let marker = venv.join(".installed");
+            if std::fs::read_to_string(&marker)
+                .is_ok_and(|installed| installed == packages.join("\n"))
+            {
+                return Some(python);
+            }
+            let installed = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .is_ok_and(|s| s.success())
+                && Command::new(&python)
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                    ])
+                    .args(packages)
+                    .status()
+                    .is_ok_and(|s| s.success());
+            if !installed {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "CI is set: {packages:?} must install from PyPI"
+                );
+                eprintln!("skipping: could not install {packages:?} from PyPI");
+                return None;
+            }
+            std::fs::write(&marker, packages.join("\n")).unwrap();
+            Some(python)
+        })
+        .clone()
+}

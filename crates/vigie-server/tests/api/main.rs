@@ -6,6 +6,7 @@ mod bearer;
 mod data;
 mod discovery_and_operations;
 mod docs_curl;
+mod openapi;
 mod third_party_clients;
 mod token_endpoint;
 mod token_lifecycle;

@@ -1,62 +1,18 @@
 //! Real third-party clients: Python's requests-oauthlib obtains and renews tokens
 //! unmodified, and PyJWT verifies them against the JWKS and refuses `HS256` and `none`
-//! forgeries, as our server does. The Python packages come from PyPI into a virtual
-//! environment under the target folder; without network this test is skipped, except
-//! when `CI` is set.
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::OnceLock;
+//! forgeries, as our server does.
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, Options, spawn};
+use crate::helpers::{Backend, Options, python_with, spawn};
 
 const PACKAGES: &[&str] = &["requests-oauthlib==2.0.0", "PyJWT[crypto]==2.10.1"];
 
-/// The virtual environment's Python, created once per test run.
-fn python() -> Option<&'static Path> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("py-oauth-clients");
-            let python = venv.join("bin/python");
-            let ready = venv.join(".installed");
-            if !ready.exists() {
-                let created = Command::new("python3")
-                    .args(["-m", "venv"])
-                    .arg(&venv)
-                    .status()
-                    .is_ok_and(|s| s.success())
-                    && Command::new(&python)
-                        .args([
-                            "-m",
-                            "pip",
-                            "install",
-                            "--quiet",
-                            "--disable-pip-version-check",
-                        ])
-                        .args(PACKAGES)
-                        .status()
-                        .is_ok_and(|s| s.success());
-                if !created {
-                    assert!(
-                        std::env::var_os("CI").is_none(),
-                        "CI is set: the Python OAuth2 clients must install"
-                    );
-                    eprintln!("skipping: could not install {PACKAGES:?} from PyPI");
-                    return None;
-                }
-                std::fs::write(&ready, PACKAGES.join("\n")).unwrap();
-            }
-            Some(python)
-        })
-        .as_deref()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_oauthlib_and_pyjwt_work_unmodified() {
-    let Some(python) = python() else { return };
+    let Some(python) = python_with("oauth-clients", PACKAGES) else {
+        return;
+    };
     let Some(app) = spawn(Backend::Sqlite, Options::default()).await else {
         return;
     };
