@@ -99,27 +99,77 @@ impl IngestJob {
 /// Cache of series ids, owned by the writer task.
 type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
-fn upsert_sql(rows: usize) -> String {
-    let mut sql = String::with_capacity(64 + rows * 24);
-    sql.push_str("INSERT INTO readings (series_id, time_us, value, precision) VALUES ");
+/// `(…), (…)` with `rows` groups of `$n` placeholders, four per row.
+fn values_placeholders(rows: usize) -> String {
+    let mut values = String::with_capacity(rows * 24);
     for row in 0..rows {
         let p = row * 4;
         if row > 0 {
-            sql.push(',');
+            values.push(',');
         }
-        sql.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
+        values.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
     }
-    sql.push_str(
-        " ON CONFLICT (series_id, time_us) DO UPDATE SET value = excluded.value, precision = excluded.precision,
-            revision = readings.revision + 1
-          WHERE readings.value IS DISTINCT FROM excluded.value OR readings.precision IS DISTINCT FROM excluded.precision
-          RETURNING series_id, revision",
-    );
-    sql
+    values
 }
 
-static FULL_CHUNK_SQL: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| upsert_sql(UPSERT_CHUNK));
+/// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
+/// `returning`, the series of each inserted row is returned (for chunks that mix series).
+fn insert_sql(rows: usize, returning: bool) -> String {
+    format!(
+        "INSERT INTO readings (series_id, time_us, value, precision) VALUES {} \
+         ON CONFLICT (series_id, time_us) DO NOTHING{}",
+        values_placeholders(rows),
+        if returning {
+            " RETURNING series_id"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Replaces the stored value or precision of the rows whose key existed with another one.
+fn update_sql(rows: usize) -> String {
+    format!(
+        "UPDATE readings SET value = v.column3, precision = v.column4, revision = readings.revision + 1 \
+         FROM (VALUES {}) AS v \
+         WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
+           AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4)",
+        values_placeholders(rows)
+    )
+}
+
+/// Adds to each series' count and widens its date range (one row per series).
+fn series_stats_sql(rows: usize) -> String {
+    format!(
+        "UPDATE series SET reading_count = reading_count + v.column2, \
+           first_time_us = CASE WHEN first_time_us IS NULL OR v.column3 < first_time_us THEN v.column3 ELSE first_time_us END, \
+           last_time_us = CASE WHEN last_time_us IS NULL OR v.column4 > last_time_us THEN v.column4 ELSE last_time_us END \
+         FROM (VALUES {}) AS v WHERE series.id = v.column1",
+        values_placeholders(rows)
+    )
+}
+
+/// The statements of full chunks, built once.
+static FULL_CHUNK: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    [
+        insert_sql(UPSERT_CHUNK, false),
+        insert_sql(UPSERT_CHUNK, true),
+        update_sql(UPSERT_CHUNK),
+    ]
+});
+
+/// The statement for a chunk: the prepared full-chunk text, or one built for its size.
+fn chunk_sql(
+    rows: usize,
+    full: usize,
+    build: impl FnOnce() -> String,
+) -> std::borrow::Cow<'static, str> {
+    if rows == UPSERT_CHUNK {
+        std::borrow::Cow::Borrowed(FULL_CHUNK[full].as_str())
+    } else {
+        std::borrow::Cow::Owned(build())
+    }
+}
 
 impl WriteJob {
     fn deliver(self, output: Result<JobOutput>) {
@@ -385,55 +435,70 @@ macro_rules! sql_store {
             Ok(id)
         }
 
+        /// Stores one request's readings with a few multi-row statements per 1000 rows:
+        /// an insert of the new keys, an update of the changed ones only when some keys
+        /// already existed, and one update of the series statistics.
         async fn ingest(conn: &mut Conn, cache: &mut SeriesCache, job: &IngestJob) -> Result<IngestSummary> {
             let mut ids = Vec::with_capacity(job.series.len());
             for (sensor_id, value_name) in &job.series {
                 ids.push(series_id(conn, cache, &job.project, sensor_id, value_name).await?);
             }
             let mut summary = job.superseded;
-            let mut new_per_series: HashMap<i64, i64> = HashMap::new();
-            for chunk in job.rows.chunks(UPSERT_CHUNK) {
-                let partial;
-                let sql: &str = if chunk.len() == UPSERT_CHUNK {
-                    &FULL_CHUNK_SQL
-                } else {
-                    partial = upsert_sql(chunk.len());
-                    &partial
-                };
+            let mut new_per_series = vec![0i64; ids.len()];
+            fn bind_rows<'q>(
+                sql: &'q str,
+                ids: &[i64],
+                chunk: &[(usize, i64, f64, Option<f64>)],
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 let mut query = sqlx::query(sql);
                 for &(series, time, value, precision) in chunk {
                     query = query.bind(ids[series]).bind(time).bind(value).bind(precision);
                 }
-                let changed = query.fetch_all(&mut *conn).await?;
-                summary.unchanged += (chunk.len() - changed.len()) as u64;
-                for row in &changed {
-                    if row.try_get::<i64, _>("revision")? == 0 {
-                        summary.new += 1;
-                        *new_per_series.entry(row.try_get("series_id")?).or_default() += 1;
-                    } else {
-                        summary.replaced += 1;
+                query
+            }
+            for chunk in job.rows.chunks(UPSERT_CHUNK) {
+                let single_series = chunk.first().map(|row| row.0) == chunk.last().map(|row| row.0);
+                let inserted = if single_series {
+                    let sql = chunk_sql(chunk.len(), 0, || insert_sql(chunk.len(), false));
+                    let inserted = bind_rows(&sql, &ids, chunk).execute(&mut *conn).await?.rows_affected();
+                    new_per_series[chunk[0].0] += inserted as i64;
+                    inserted
+                } else {
+                    let sql = chunk_sql(chunk.len(), 1, || insert_sql(chunk.len(), true));
+                    let rows = bind_rows(&sql, &ids, chunk).fetch_all(&mut *conn).await?;
+                    let index_of: HashMap<i64, usize> = ids.iter().enumerate().map(|(index, &id)| (id, index)).collect();
+                    for row in &rows {
+                        if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
+                            new_per_series[index] += 1;
+                        }
                     }
+                    rows.len() as u64
+                };
+                summary.new += inserted;
+                let existing = chunk.len() as u64 - inserted;
+                if existing > 0 {
+                    let sql = chunk_sql(chunk.len(), 2, || update_sql(chunk.len()));
+                    let replaced = bind_rows(&sql, &ids, chunk).execute(&mut *conn).await?.rows_affected();
+                    summary.replaced += replaced;
+                    summary.unchanged += existing - replaced;
                 }
             }
             // Rows are sorted by series then time: each series' first and last row bound it.
+            let mut stats = Vec::with_capacity(ids.len());
             let mut start = 0;
             while start < job.rows.len() {
                 let series = job.rows[start].0;
                 let end = start + job.rows[start..].iter().take_while(|row| row.0 == series).count();
-                let id = ids[series];
-                sqlx::query(
-                    "UPDATE series SET reading_count = reading_count + $1,
-                        first_time_us = CASE WHEN first_time_us IS NULL OR $2 < first_time_us THEN $2 ELSE first_time_us END,
-                        last_time_us = CASE WHEN last_time_us IS NULL OR $3 > last_time_us THEN $3 ELSE last_time_us END
-                     WHERE id = $4",
-                )
-                .bind(new_per_series.get(&id).copied().unwrap_or(0))
-                .bind(job.rows[start].1)
-                .bind(job.rows[end - 1].1)
-                .bind(id)
-                .execute(&mut *conn)
-                .await?;
+                stats.push((ids[series], new_per_series[series], job.rows[start].1, job.rows[end - 1].1));
                 start = end;
+            }
+            for chunk in stats.chunks(UPSERT_CHUNK) {
+                let sql = series_stats_sql(chunk.len());
+                let mut query = sqlx::query(&sql);
+                for &(id, new, first, last) in chunk {
+                    query = query.bind(id).bind(new).bind(first).bind(last);
+                }
+                query.execute(&mut *conn).await?;
             }
             Ok(summary)
         }
