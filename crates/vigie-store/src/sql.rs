@@ -99,17 +99,17 @@ impl IngestJob {
 /// Cache of series ids, owned by the writer task.
 type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
-/// `(…), (…)` with `rows` groups of `$n` placeholders, four per row.
-fn values_placeholders(rows: usize) -> String {
-    let mut values = String::with_capacity(rows * 24);
-    for row in 0..rows {
-        let p = row * 4;
-        if row > 0 {
-            values.push(',');
-        }
-        values.push_str(&format!("(${},${},${},${})", p + 1, p + 2, p + 3, p + 4));
-    }
-    values
+/// `($1,…,$c), ($c+1,…)`: `rows` groups of `columns` placeholders.
+fn values_placeholders(rows: usize, columns: usize) -> String {
+    let groups: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", placeholders.join(","))
+        })
+        .collect();
+    groups.join(",")
 }
 
 /// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
@@ -118,7 +118,7 @@ fn insert_sql(rows: usize, returning: bool) -> String {
     format!(
         "INSERT INTO readings (series_id, time_us, value, precision) VALUES {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        values_placeholders(rows),
+        values_placeholders(rows, 4),
         if returning {
             " RETURNING series_id"
         } else {
@@ -134,7 +134,7 @@ fn update_sql(rows: usize) -> String {
          FROM (VALUES {}) AS v \
          WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
            AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4)",
-        values_placeholders(rows)
+        values_placeholders(rows, 4)
     )
 }
 
@@ -145,7 +145,7 @@ fn series_stats_sql(rows: usize) -> String {
            first_time_us = CASE WHEN first_time_us IS NULL OR v.column3 < first_time_us THEN v.column3 ELSE first_time_us END, \
            last_time_us = CASE WHEN last_time_us IS NULL OR v.column4 > last_time_us THEN v.column4 ELSE last_time_us END \
          FROM (VALUES {}) AS v WHERE series.id = v.column1",
-        values_placeholders(rows)
+        values_placeholders(rows, 4)
     )
 }
 
@@ -281,12 +281,20 @@ macro_rules! sql_store {
 
         async fn apply_batch(pool: &sqlx::Pool<$db>, batch: &[WriteJob], series: &mut SeriesCache) -> Result<Vec<JobOutput>> {
             let mut tx = pool.begin_with($begin).await?;
+            // New families first, all at once: none of the batch's rotations can refer to
+            // them, since their tokens have not been handed out yet.
+            let families: Vec<&NewRefreshFamily> = batch
+                .iter()
+                .filter_map(|job| match job {
+                    WriteJob::CreateFamily(family, _) => Some(family),
+                    _ => None,
+                })
+                .collect();
+            let created = create_families(&mut tx, &families).await?;
             let mut outputs = Vec::with_capacity(batch.len());
             for job in batch {
                 outputs.push(match job {
-                    WriteJob::CreateFamily(family, _) => {
-                        JobOutput::Created(create_family(&mut tx, family).await?)
-                    }
+                    WriteJob::CreateFamily(family, _) => JobOutput::Created(created.contains(&family.family_id)),
                     WriteJob::Rotate(rotation, _) => JobOutput::Rotated(rotate(&mut tx, rotation).await?),
                     WriteJob::Ingest(job, _) => JobOutput::Ingested(ingest(&mut tx, series, job).await?),
                 });
@@ -295,22 +303,41 @@ macro_rules! sql_store {
             Ok(outputs)
         }
 
-        async fn create_family(conn: &mut Conn, family: &NewRefreshFamily) -> Result<bool> {
-            let started = sqlx::query(
-                "INSERT INTO refresh_families (id, app_id, scope, generation, rotated_at, created_at)
-                 SELECT $1, id, $2, 0, $3, $3 FROM applications WHERE id = $4 AND disabled_at IS NULL",
-            )
-            .bind(&family.family_id)
-            .bind(&family.scope)
-            .bind(family.now)
-            .bind(&family.app_id)
-            .execute(&mut *conn)
-            .await?;
-            if started.rows_affected() == 0 {
-                return Ok(false);
+        /// Starts the families of enabled applications, two statements per 500 families;
+        /// returns the ids of the families started.
+        async fn create_families(conn: &mut Conn, families: &[&NewRefreshFamily]) -> Result<std::collections::HashSet<String>> {
+            let mut created = std::collections::HashSet::with_capacity(families.len());
+            for chunk in families.chunks(500) {
+                let sql = format!(
+                    "INSERT INTO refresh_families (id, app_id, scope, generation, rotated_at, created_at)
+                     SELECT v.column1, v.column2, v.column3, 0, v.column4, v.column4
+                     FROM (VALUES {}) AS v JOIN applications a ON a.id = v.column2
+                     WHERE a.disabled_at IS NULL
+                     RETURNING id",
+                    values_placeholders(chunk.len(), 4)
+                );
+                let mut query = sqlx::query(&sql);
+                for family in chunk {
+                    query = query.bind(&family.family_id).bind(&family.app_id).bind(&family.scope).bind(family.now);
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    created.insert(row.try_get::<String, _>("id")?);
+                }
+                let started: Vec<&&NewRefreshFamily> = chunk.iter().filter(|f| created.contains(&f.family_id)).collect();
+                if started.is_empty() {
+                    continue;
+                }
+                let sql = format!(
+                    "INSERT INTO refresh_tokens (hash, family_id, generation, issued_at, expires_at) VALUES {}",
+                    values_placeholders(started.len(), 5)
+                );
+                let mut query = sqlx::query(&sql);
+                for family in started {
+                    query = query.bind(&family.token_hash).bind(&family.family_id).bind(0i64).bind(family.now).bind(family.expires_at);
+                }
+                query.execute(&mut *conn).await?;
             }
-            insert_refresh_token(conn, &family.token_hash, &family.family_id, 0, family.now, family.expires_at).await?;
-            Ok(true)
+            Ok(created)
         }
 
         async fn insert_refresh_token(
