@@ -86,6 +86,7 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
     .unwrap();
     let schemathesis = python.parent().unwrap().join("schemathesis");
     let output = tokio::process::Command::new(schemathesis)
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .arg("--config-file")
         .arg(&config)
         .args(["run", &format!("{}/openapi.json", app.url)])
