@@ -129,13 +129,27 @@ pub trait TokenStore: Send + Sync {
 pub trait ReadingStore: Send + Sync {
     /// Whether the organisation has this ML project.
     async fn project_exists(&self, project: &ProjectKey) -> Result<bool>;
-    /// Stores validated readings durably (committed and synced) before returning.
-    /// Within one call, the last reading of a key wins over earlier ones.
+    /// Stores validated readings, their scores and the detection results in one durable
+    /// transaction (committed and synced) before returning. Within one call, the last
+    /// reading of a key wins over earlier ones. A corrected reading keeps its score.
+    async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary>;
+    /// Stores readings without scores; see [`ReadingStore::ingest_batch`].
     async fn ingest(
         &self,
         project: ProjectKey,
         readings: Vec<vigie_proto::readings::ValidReading>,
-    ) -> Result<IngestSummary>;
+    ) -> Result<IngestSummary> {
+        self.ingest_batch(project, readings.into()).await
+    }
+    /// The stored detector state of a series (empty when the series is new).
+    async fn series_detection(
+        &self,
+        project: &ProjectKey,
+        sensor_id: &str,
+        value_name: &str,
+    ) -> Result<StoredDetection>;
+    /// A page of anomaly events, ordered by start time then series.
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>>;
     /// A page of readings, ordered by series then time.
     async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>>;
     /// The series of a project, ordered by sensor and variable.

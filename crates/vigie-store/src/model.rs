@@ -250,6 +250,8 @@ pub struct StoredReading {
     pub value: f64,
     /// The precision, if sent.
     pub precision: Option<f64>,
+    /// The anomaly score, if the reading was scored.
+    pub score: Option<f64>,
 }
 
 /// One series of a project and what it holds.
@@ -265,4 +267,108 @@ pub struct SeriesSummary {
     pub first_time_us: Option<i64>,
     /// Latest reading time, microseconds.
     pub last_time_us: Option<i64>,
+}
+
+/// A validated reading and its anomaly score, if it was scored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredReading {
+    /// The reading.
+    pub reading: vigie_proto::readings::ValidReading,
+    /// Its anomaly score in [0, 1]; `None` when it was not scored (late, or detection off).
+    pub score: Option<f64>,
+}
+
+/// A run of consecutive anomalous readings of one series.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, Serialize)]
+pub struct AnomalyEvent {
+    /// Time of the first anomalous reading, microseconds.
+    pub start_us: i64,
+    /// Time of the last anomalous reading so far, microseconds.
+    pub end_us: i64,
+    /// Time of the highest score, microseconds.
+    pub peak_us: i64,
+    /// The highest score.
+    pub peak_score: f64,
+}
+
+/// What detection produced for one series of a batch, stored with it atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesDetection {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// The detector's serialised state after the batch.
+    pub state: String,
+    /// Time of the last scored reading, microseconds.
+    pub scored_until_us: i64,
+    /// Events created or extended by the batch (upserted by start time).
+    pub events: Vec<AnomalyEvent>,
+}
+
+/// Readings to store in one transaction, with what detection made of them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestBatch {
+    /// The readings and their scores.
+    pub readings: Vec<ScoredReading>,
+    /// Per-series detection results.
+    pub detection: Vec<SeriesDetection>,
+}
+
+impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
+    fn from(readings: Vec<vigie_proto::readings::ValidReading>) -> Self {
+        Self {
+            readings: readings
+                .into_iter()
+                .map(|reading| ScoredReading {
+                    reading,
+                    score: None,
+                })
+                .collect(),
+            detection: Vec::new(),
+        }
+    }
+}
+
+/// A series' stored detector state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredDetection {
+    /// The detector's serialised state, if the series was ever scored.
+    pub state: Option<String>,
+    /// Time of the last scored reading, microseconds.
+    pub scored_until_us: Option<i64>,
+}
+
+/// A page request over a project's anomaly events, ordered by start then series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyQuery {
+    /// The project.
+    pub project: ProjectKey,
+    /// Only this sensor.
+    pub sensor_id: Option<String>,
+    /// Only this variable.
+    pub value_name: Option<String>,
+    /// Events that end at or after this time, microseconds.
+    pub from_us: Option<i64>,
+    /// Events that start before this time, microseconds.
+    pub to_us: Option<i64>,
+    /// Only events whose peak score is at least this.
+    pub min_score: Option<f64>,
+    /// Resume after this (start time, series id) position.
+    pub after: Option<(i64, i64)>,
+    /// Most events to return.
+    pub limit: u32,
+}
+
+/// A stored anomaly event with its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAnomaly {
+    /// Internal series id (for pagination).
+    pub series_id: i64,
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// The event.
+    pub event: AnomalyEvent,
 }

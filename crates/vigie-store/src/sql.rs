@@ -16,7 +16,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sqlx::Row;
 use tokio::sync::{mpsc, oneshot};
-use vigie_proto::readings::ValidReading;
 
 use crate::*;
 
@@ -41,43 +40,72 @@ enum JobOutput {
     Ingested(IngestSummary),
 }
 
-/// Readings of one request, grouped by series, sorted by time, one row per key.
+/// One reading to write: its series (index into the job's series), time, value,
+/// precision and score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WriteRow {
+    series: usize,
+    time: i64,
+    value: f64,
+    precision: Option<f64>,
+    score: Option<f64>,
+}
+
+/// Readings of one request, grouped by series, sorted by time, one row per key, with
+/// the detection results to store alongside.
 struct IngestJob {
     project: ProjectKey,
     /// (sensorId, valueName) of each series of the request.
     series: Vec<(String, String)>,
-    /// (series index, time, value, precision), sorted, unique per (series, time).
-    rows: Vec<(usize, i64, f64, Option<f64>)>,
+    /// Sorted by (series, time), unique per (series, time).
+    rows: Vec<WriteRow>,
     /// What the readings superseded within the request itself amount to.
     superseded: IngestSummary,
+    /// Detection results, with the index of their series.
+    detection: Vec<(usize, SeriesDetection)>,
 }
 
 impl IngestJob {
     /// Groups readings by series and keeps, for each key, the last reading of the
     /// request; a later reading of a key counts as unchanged or replaced relative to the
     /// one before it, as if the readings had been stored one by one.
-    fn new(project: ProjectKey, readings: Vec<ValidReading>) -> Self {
+    fn new(project: ProjectKey, batch: IngestBatch) -> Self {
         let mut index: HashMap<(String, String), usize> = HashMap::new();
         let mut series = Vec::new();
-        let mut rows = Vec::with_capacity(readings.len());
-        for reading in readings {
+        let mut rows = Vec::with_capacity(batch.readings.len());
+        let mut series_of = |sensor_id: String, value_name: String| {
             let next = series.len();
-            let key = (reading.sensor_id, reading.value_name);
-            let at = *index.entry(key).or_insert_with_key(|key| {
-                series.push(key.clone());
-                next
+            *index
+                .entry((sensor_id, value_name))
+                .or_insert_with_key(|key| {
+                    series.push(key.clone());
+                    next
+                })
+        };
+        for ScoredReading { reading, score } in batch.readings {
+            let at = series_of(reading.sensor_id, reading.value_name);
+            rows.push(WriteRow {
+                series: at,
+                time: reading.time_us,
+                value: reading.value,
+                precision: reading.precision,
+                score,
             });
-            rows.push((at, reading.time_us, reading.value, reading.precision));
         }
+        let detection = batch
+            .detection
+            .into_iter()
+            .map(|d| (series_of(d.sensor_id.clone(), d.value_name.clone()), d))
+            .collect();
         // Stable: equal keys keep request order, so the last of each run wins, and each
         // earlier reading of a run is compared with the one before it.
-        rows.sort_by_key(|&(series, time, _, _)| (series, time));
+        rows.sort_by_key(|row| (row.series, row.time));
         let mut superseded = IngestSummary::default();
-        let mut unique: Vec<(usize, i64, f64, Option<f64>)> = Vec::with_capacity(rows.len());
+        let mut unique: Vec<WriteRow> = Vec::with_capacity(rows.len());
         for row in rows {
             match unique.last_mut() {
-                Some(previous) if (previous.0, previous.1) == (row.0, row.1) => {
-                    if (previous.2, previous.3) == (row.2, row.3) {
+                Some(previous) if (previous.series, previous.time) == (row.series, row.time) => {
+                    if (previous.value, previous.precision) == (row.value, row.precision) {
                         superseded.unchanged += 1;
                     } else {
                         superseded.replaced += 1;
@@ -92,6 +120,7 @@ impl IngestJob {
             series,
             rows: unique,
             superseded,
+            detection,
         }
     }
 }
@@ -116,9 +145,9 @@ fn values_placeholders(rows: usize, columns: usize) -> String {
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
 fn insert_sql(rows: usize, returning: bool) -> String {
     format!(
-        "INSERT INTO readings (series_id, time_us, value, precision) VALUES {} \
+        "INSERT INTO readings (series_id, time_us, value, precision, score) VALUES {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        values_placeholders(rows, 4),
+        values_placeholders(rows, 5),
         if returning {
             " RETURNING series_id"
         } else {
@@ -472,27 +501,32 @@ macro_rules! sql_store {
             }
             let mut summary = job.superseded;
             let mut new_per_series = vec![0i64; ids.len()];
+            /// Binds each row's series id, time, value, precision and, for inserts, score.
             fn bind_rows<'q>(
                 sql: &'q str,
                 ids: &[i64],
-                chunk: &[(usize, i64, f64, Option<f64>)],
+                chunk: &[WriteRow],
+                with_score: bool,
             ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 let mut query = sqlx::query(sql);
-                for &(series, time, value, precision) in chunk {
-                    query = query.bind(ids[series]).bind(time).bind(value).bind(precision);
+                for row in chunk {
+                    query = query.bind(ids[row.series]).bind(row.time).bind(row.value).bind(row.precision);
+                    if with_score {
+                        query = query.bind(row.score);
+                    }
                 }
                 query
             }
             for chunk in job.rows.chunks(UPSERT_CHUNK) {
-                let single_series = chunk.first().map(|row| row.0) == chunk.last().map(|row| row.0);
+                let single_series = chunk.first().map(|row| row.series) == chunk.last().map(|row| row.series);
                 let inserted = if single_series {
                     let sql = chunk_sql(chunk.len(), 0, || insert_sql(chunk.len(), false));
-                    let inserted = bind_rows(&sql, &ids, chunk).execute(&mut *conn).await?.rows_affected();
-                    new_per_series[chunk[0].0] += inserted as i64;
+                    let inserted = bind_rows(&sql, &ids, chunk, true).execute(&mut *conn).await?.rows_affected();
+                    new_per_series[chunk[0].series] += inserted as i64;
                     inserted
                 } else {
                     let sql = chunk_sql(chunk.len(), 1, || insert_sql(chunk.len(), true));
-                    let rows = bind_rows(&sql, &ids, chunk).fetch_all(&mut *conn).await?;
+                    let rows = bind_rows(&sql, &ids, chunk, true).fetch_all(&mut *conn).await?;
                     let index_of: HashMap<i64, usize> = ids.iter().enumerate().map(|(index, &id)| (id, index)).collect();
                     for row in &rows {
                         if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
@@ -505,7 +539,7 @@ macro_rules! sql_store {
                 let existing = chunk.len() as u64 - inserted;
                 if existing > 0 {
                     let sql = chunk_sql(chunk.len(), 2, || update_sql(chunk.len()));
-                    let replaced = bind_rows(&sql, &ids, chunk).execute(&mut *conn).await?.rows_affected();
+                    let replaced = bind_rows(&sql, &ids, chunk, false).execute(&mut *conn).await?.rows_affected();
                     summary.replaced += replaced;
                     summary.unchanged += existing - replaced;
                 }
@@ -514,9 +548,9 @@ macro_rules! sql_store {
             let mut stats = Vec::with_capacity(ids.len());
             let mut start = 0;
             while start < job.rows.len() {
-                let series = job.rows[start].0;
-                let end = start + job.rows[start..].iter().take_while(|row| row.0 == series).count();
-                stats.push((ids[series], new_per_series[series], job.rows[start].1, job.rows[end - 1].1));
+                let series = job.rows[start].series;
+                let end = start + job.rows[start..].iter().take_while(|row| row.series == series).count();
+                stats.push((ids[series], new_per_series[series], job.rows[start].time, job.rows[end - 1].time));
                 start = end;
             }
             for chunk in stats.chunks(UPSERT_CHUNK) {
@@ -526,6 +560,28 @@ macro_rules! sql_store {
                     query = query.bind(id).bind(new).bind(first).bind(last);
                 }
                 query.execute(&mut *conn).await?;
+            }
+            for (series, detection) in &job.detection {
+                sqlx::query("UPDATE series SET detector_state = $1, scored_until_us = $2 WHERE id = $3")
+                    .bind(&detection.state)
+                    .bind(detection.scored_until_us)
+                    .bind(ids[*series])
+                    .execute(&mut *conn)
+                    .await?;
+                for event in &detection.events {
+                    sqlx::query(
+                        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (series_id, start_us) DO UPDATE SET end_us = excluded.end_us,
+                            peak_us = excluded.peak_us, peak_score = excluded.peak_score",
+                    )
+                    .bind(ids[*series])
+                    .bind(event.start_us)
+                    .bind(event.end_us)
+                    .bind(event.peak_us)
+                    .bind(event.peak_score)
+                    .execute(&mut *conn)
+                    .await?;
+                }
             }
             Ok(summary)
         }
@@ -541,15 +597,79 @@ macro_rules! sql_store {
                     .is_some())
             }
 
-            async fn ingest(&self, project: ProjectKey, readings: Vec<ValidReading>) -> Result<IngestSummary> {
-                let job = Box::new(IngestJob::new(project, readings));
+            async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary> {
+                let job = Box::new(IngestJob::new(project, batch));
                 self.submit(|reply| WriteJob::Ingest(job, reply)).await
+            }
+
+            async fn series_detection(&self, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<StoredDetection> {
+                let row = sqlx::query(
+                    "SELECT detector_state, scored_until_us FROM series
+                     WHERE org_id = $1 AND project_code = $2 AND sensor_id = $3 AND value_name = $4",
+                )
+                .bind(&project.org_id)
+                .bind(&project.code)
+                .bind(sensor_id)
+                .bind(value_name)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(match row {
+                    Some(row) => StoredDetection {
+                        state: row.try_get("detector_state")?,
+                        scored_until_us: row.try_get("scored_until_us")?,
+                    },
+                    None => StoredDetection::default(),
+                })
+            }
+
+            async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>> {
+                let (after_start, after_series) = query.after.unzip();
+                sqlx::query(
+                    "SELECT s.id, s.sensor_id, s.value_name, a.start_us, a.end_us, a.peak_us, a.peak_score
+                     FROM anomalies a JOIN series s ON s.id = a.series_id
+                     WHERE s.org_id = $1 AND s.project_code = $2
+                       AND ($3 IS NULL OR s.sensor_id = $3)
+                       AND ($4 IS NULL OR s.value_name = $4)
+                       AND ($5 IS NULL OR a.end_us >= $5)
+                       AND ($6 IS NULL OR a.start_us < $6)
+                       AND ($7 IS NULL OR a.peak_score >= $7)
+                       AND ($8 IS NULL OR a.start_us > $8 OR (a.start_us = $8 AND a.series_id > $9))
+                     ORDER BY a.start_us, a.series_id
+                     LIMIT $10",
+                )
+                .bind(&query.project.org_id)
+                .bind(&query.project.code)
+                .bind(&query.sensor_id)
+                .bind(&query.value_name)
+                .bind(query.from_us)
+                .bind(query.to_us)
+                .bind(query.min_score)
+                .bind(after_start)
+                .bind(after_series)
+                .bind(i64::from(query.limit))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(StoredAnomaly {
+                        series_id: row.try_get("id")?,
+                        sensor_id: row.try_get("sensor_id")?,
+                        value_name: row.try_get("value_name")?,
+                        event: AnomalyEvent {
+                            start_us: row.try_get("start_us")?,
+                            end_us: row.try_get("end_us")?,
+                            peak_us: row.try_get("peak_us")?,
+                            peak_score: row.try_get("peak_score")?,
+                        },
+                    })
+                })
+                .collect()
             }
 
             async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>> {
                 let (after_series, after_time) = query.after.unzip();
                 sqlx::query(
-                    "SELECT s.id, s.sensor_id, s.value_name, r.time_us, r.value, r.precision
+                    "SELECT s.id, s.sensor_id, s.value_name, r.time_us, r.value, r.precision, r.score
                      FROM series s JOIN readings r ON r.series_id = s.id
                      WHERE s.org_id = $1 AND s.project_code = $2
                        AND ($3 IS NULL OR s.sensor_id = $3)
@@ -580,6 +700,7 @@ macro_rules! sql_store {
                         time_us: row.try_get("time_us")?,
                         value: row.try_get("value")?,
                         precision: row.try_get("precision")?,
+                        score: row.try_get("score")?,
                     })
                 })
                 .collect()

@@ -52,6 +52,7 @@ conformance!(
     series_summaries_follow_ingestion,
     ingestion_needs_an_existing_project,
     concurrent_ingestion_of_overlapping_batches,
+    scores_detector_state_and_anomalies_are_stored_with_the_readings,
 );
 
 struct Fixture {
@@ -746,4 +747,107 @@ async fn concurrent_ingestion_of_overlapping_batches(store: Arc<dyn Store>) {
     assert_eq!(total, summary(2000, 6000, 0));
     let series = store.list_series(&project).await.unwrap();
     assert!(series.iter().all(|s| s.count == 500), "{series:?}");
+}
+
+async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    assert_eq!(
+        store.series_detection(&project, "s", "x").await.unwrap(),
+        StoredDetection::default()
+    );
+    let scored = |time_us: i64, value: f64, score: Option<f64>| ScoredReading {
+        reading: reading("s", "x", time_us, value),
+        score,
+    };
+    let event = AnomalyEvent {
+        start_us: 2,
+        end_us: 2,
+        peak_us: 2,
+        peak_score: 0.9,
+    };
+    let batch = IngestBatch {
+        readings: vec![
+            scored(1, 1.0, Some(0.1)),
+            scored(2, 50.0, Some(0.9)),
+            scored(3, 1.0, None),
+        ],
+        detection: vec![SeriesDetection {
+            sensor_id: "s".into(),
+            value_name: "x".into(),
+            state: r#"{"n":3}"#.into(),
+            scored_until_us: 2,
+            events: vec![event],
+        }],
+    };
+    assert_eq!(
+        store.ingest_batch(project.clone(), batch).await.unwrap(),
+        summary(3, 0, 0)
+    );
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|r| r.score).collect::<Vec<_>>(),
+        [Some(0.1), Some(0.9), None]
+    );
+    assert_eq!(
+        store.series_detection(&project, "s", "x").await.unwrap(),
+        StoredDetection {
+            state: Some(r#"{"n":3}"#.into()),
+            scored_until_us: Some(2)
+        }
+    );
+
+    // The open event grows in a later batch (upsert by start); a correction keeps its score.
+    let grown = AnomalyEvent {
+        end_us: 4,
+        peak_us: 4,
+        peak_score: 0.95,
+        ..event
+    };
+    let batch = IngestBatch {
+        readings: vec![scored(2, 49.0, Some(0.2)), scored(4, 60.0, Some(0.95))],
+        detection: vec![SeriesDetection {
+            sensor_id: "s".into(),
+            value_name: "x".into(),
+            state: "{}".into(),
+            scored_until_us: 4,
+            events: vec![grown],
+        }],
+    };
+    assert_eq!(
+        store.ingest_batch(project.clone(), batch).await.unwrap(),
+        summary(1, 0, 1)
+    );
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!((stored[1].value, stored[1].score), (49.0, Some(0.9)));
+    let anomaly_query = AnomalyQuery {
+        project: project.clone(),
+        sensor_id: None,
+        value_name: None,
+        from_us: None,
+        to_us: None,
+        min_score: None,
+        after: None,
+        limit: 10,
+    };
+    let anomalies = store.list_anomalies(&anomaly_query).await.unwrap();
+    assert_eq!(anomalies.len(), 1);
+    assert_eq!(
+        (anomalies[0].sensor_id.as_str(), anomalies[0].event),
+        ("s", grown)
+    );
+    let strict = AnomalyQuery {
+        min_score: Some(0.99),
+        ..anomaly_query.clone()
+    };
+    assert!(store.list_anomalies(&strict).await.unwrap().is_empty());
+    let later = AnomalyQuery {
+        from_us: Some(5),
+        ..anomaly_query.clone()
+    };
+    assert!(store.list_anomalies(&later).await.unwrap().is_empty());
+    let after = AnomalyQuery {
+        after: Some((anomalies[0].event.start_us, anomalies[0].series_id)),
+        ..anomaly_query
+    };
+    assert!(store.list_anomalies(&after).await.unwrap().is_empty());
 }
