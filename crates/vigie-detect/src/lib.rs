@@ -60,5 +60,5 @@
 //! # Ok::<(), vigie_detect::nab::NabError>(())
 //! ```
 
-// `pub mod detector;` — the streaming detector goes here (src/detector.rs), added separately.
+pub mod detector;
 pub mod nab;

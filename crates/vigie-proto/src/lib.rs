@@ -255,12 +255,24 @@ pub struct IngestResponse {
     pub replaced: u64,
 }
 
+/// A reading read back, with its anomaly score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ScoredReading {
+    /// The reading as stored.
+    #[serde(flatten)]
+    pub reading: readings::Reading,
+    /// Its anomaly score in [0, 1]; absent while not scored (late readings are never scored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly_score: Option<f64>,
+}
+
 /// A page of readings read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReadingsPage {
     /// The readings, ordered by series then date.
-    pub readings: Vec<readings::Reading>,
+    pub readings: Vec<ScoredReading>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
@@ -280,4 +292,33 @@ pub struct SeriesInfo {
     pub first_date: Option<String>,
     /// Date of the latest reading.
     pub last_date: Option<String>,
+}
+
+/// An anomaly event: consecutive anomalous readings of one series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Anomaly {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Date of the first anomalous reading.
+    pub start: String,
+    /// Date of the last anomalous reading so far.
+    pub end: String,
+    /// Date of the highest score.
+    pub peak_date: String,
+    /// The highest score, in [0, 1].
+    pub peak_score: f64,
+}
+
+/// A page of anomaly events.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnomaliesPage {
+    /// The events, ordered by start date.
+    pub anomalies: Vec<Anomaly>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }

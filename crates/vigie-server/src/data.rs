@@ -2,30 +2,24 @@
 //! the project's series. A token reaches only its own organisation's projects; another
 //! organisation's project answers exactly as a missing one does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Read;
 use std::sync::RwLock;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigie_proto::readings::{self, BatchError, MAX_BODY_BYTES, format_time_us, parse_time_us};
-use vigie_proto::{IngestResponse, Problem, ReadingsPage, SeriesInfo};
+use vigie_proto::readings::{self, BatchError, MAX_BODY_BYTES, format_time_us};
+use vigie_proto::{IngestResponse, Problem, ReadingsPage, ScoredReading, SeriesInfo};
 use vigie_store::{ProjectKey, ReadingQuery};
 
 use crate::AppState;
 use crate::bearer::Bearer;
 use crate::problem::ApiError;
-
-/// Readings returned per page unless `limit` says otherwise.
-pub const DEFAULT_PAGE: u32 = 1000;
-/// Largest `limit`.
-pub const MAX_PAGE: u32 = 10_000;
+use crate::query::{QueryParams, encode_cursor};
 
 /// Data routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -60,7 +54,7 @@ struct ReadingsParams {
 pub struct KnownProjects(RwLock<HashSet<ProjectKey>>);
 
 /// Checks the token and finds the project it addresses.
-async fn authorised_project(
+pub(crate) async fn authorised_project(
     state: &AppState,
     bearer: Bearer,
     org_id: String,
@@ -129,7 +123,11 @@ async fn data_post(
     };
     let readings = readings::parse_batch(&bytes).map_err(batch_problem)?;
     let received = readings.len() as u64;
-    let summary = state.store.ingest(project, readings).await?;
+    let summary = state
+        .pipeline
+        .ingest(project, readings)
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     state.metrics.readings_ingested(received);
     Ok(axum::Json(IngestResponse {
         received,
@@ -251,22 +249,25 @@ async fn data_get(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<ReadingsPage>, ApiError> {
     let project = authorised_project(&state, bearer, org_id, code).await?;
-    let query = reading_query(project, raw.as_deref().unwrap_or(""))?;
+    let query = reading_query(project, raw.as_deref())?;
     let rows = state.store.read_readings(&query).await?;
     let next_cursor = match rows.last() {
         Some(last) if rows.len() == query.limit as usize => {
-            Some(URL_SAFE_NO_PAD.encode(format!("{}.{}", last.series_id, last.time_us)))
+            Some(encode_cursor(last.series_id, last.time_us))
         }
         _ => None,
     };
     let readings = rows
         .into_iter()
-        .map(|r| readings::Reading {
-            sensor_id: r.sensor_id,
-            value_name: r.value_name,
-            date: format_time_us(r.time_us),
-            value: r.value,
-            precision: r.precision,
+        .map(|r| ScoredReading {
+            reading: readings::Reading {
+                sensor_id: r.sensor_id,
+                value_name: r.value_name,
+                date: format_time_us(r.time_us),
+                value: r.value,
+                precision: r.precision,
+            },
+            anomaly_score: r.score,
         })
         .collect();
     Ok(axum::Json(ReadingsPage {
@@ -275,63 +276,15 @@ async fn data_get(
     }))
 }
 
-fn bad_request(detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, detail)
-}
-
-fn reading_query(project: ProjectKey, raw: &str) -> Result<ReadingQuery, ApiError> {
-    let mut parameters: HashMap<String, String> = HashMap::new();
-    for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
-        if parameters
-            .insert(name.to_string(), value.to_string())
-            .is_some()
-        {
-            return Err(bad_request(format!("query parameter {name} is repeated")));
-        }
-    }
-    let time = |name: &str| -> Result<Option<i64>, ApiError> {
-        parameters
-            .get(name)
-            .map(|value| {
-                parse_time_us(value).ok_or_else(|| {
-                    bad_request(format!(
-                        "{name} must be an ISO-8601 date and time with a time zone"
-                    ))
-                })
-            })
-            .transpose()
-    };
-    let limit = match parameters.get("limit") {
-        None => DEFAULT_PAGE,
-        Some(value) => value
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE).contains(limit))
-            .ok_or_else(|| {
-                bad_request(format!("limit must be a whole number from 1 to {MAX_PAGE}"))
-            })?,
-    };
-    let after = parameters
-        .get("cursor")
-        .map(|cursor| {
-            URL_SAFE_NO_PAD
-                .decode(cursor)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .and_then(|text| {
-                    let (series, time) = text.split_once('.')?;
-                    Some((series.parse().ok()?, time.parse().ok()?))
-                })
-                .ok_or_else(|| bad_request("cursor is not one this server returned"))
-        })
-        .transpose()?;
+fn reading_query(project: ProjectKey, raw: Option<&str>) -> Result<ReadingQuery, ApiError> {
+    let mut parameters = QueryParams::parse(raw)?;
     Ok(ReadingQuery {
-        from_us: time("from")?,
-        to_us: time("to")?,
-        sensor_id: parameters.remove("sensorId"),
-        value_name: parameters.remove("valueName"),
-        after,
-        limit,
+        from_us: parameters.time("from")?,
+        to_us: parameters.time("to")?,
+        after: parameters.cursor()?,
+        limit: parameters.limit()?,
+        sensor_id: parameters.text("sensorId"),
+        value_name: parameters.text("valueName"),
         project,
     })
 }

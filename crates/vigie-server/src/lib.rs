@@ -1,6 +1,7 @@
 //! Vigie's HTTP layer: routing, extractors, error mapping and the server's lifecycle.
 //! Handlers stay thin; the rules live in `vigie-auth` and `vigie-store`.
 
+mod anomalies;
 pub mod bearer;
 mod data;
 mod discovery;
@@ -9,6 +10,7 @@ mod oauth;
 mod ops;
 pub mod problem;
 mod projects;
+mod query;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// ML projects known to exist.
     pub projects: Arc<data::KnownProjects>,
+    /// Detection and storage of pushed readings.
+    pub pipeline: Arc<vigie_pipeline::Pipeline>,
 }
 
 /// Settings of the HTTP server.
@@ -55,6 +59,8 @@ pub struct ServerConfig {
     pub auth: AuthConfig,
     /// How often to look for changes made by the operator CLI (applications, keys, revocations).
     pub reload_interval: Duration,
+    /// Anomaly detection of pushed readings.
+    pub detection: vigie_pipeline::DetectionConfig,
 }
 
 /// The OpenAPI document's frame; the paths come from the handlers' annotations.
@@ -65,6 +71,7 @@ pub struct ServerConfig {
     tags(
         (name = "oauth2", description = "Tokens (RFC 6749, 7009, 7662)"),
         (name = "data", description = "Readings of ML projects"),
+        (name = "anomalies", description = "Anomaly events found in ML projects"),
         (name = "discovery", description = "Keys and metadata"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -103,6 +110,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .merge(ops::router())
             .merge(projects::router())
             .merge(data::router())
+            .merge(anomalies::router())
             .split_for_parts();
     if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {
         if let Some(operation) = alias.post.as_mut() {
@@ -209,6 +217,10 @@ impl Server {
         let state = AppState {
             auth: auth.clone(),
             metrics: Arc::new(Metrics::default()),
+            pipeline: Arc::new(vigie_pipeline::Pipeline::new(
+                store.clone(),
+                config.detection,
+            )),
             store,
             projects: Arc::default(),
         };

@@ -91,6 +91,14 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIE_RELOAD_INTERVAL_MS", default_value_t = 1000)]
     pub reload_interval_ms: u64,
 
+    /// Score every pushed reading for anomalies (`false` stores readings unscored).
+    #[arg(long, env = "VIGIE_DETECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub detection: bool,
+
+    /// Score at or above which a reading is anomalous and joins an anomaly event.
+    #[arg(long, env = "VIGIE_ANOMALY_THRESHOLD", default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
+    pub anomaly_threshold: f64,
+
     /// Provision a demo organisation, application and ML project on first start and print their credentials.
     #[arg(long)]
     pub demo: bool,

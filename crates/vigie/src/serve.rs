@@ -46,6 +46,11 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
         issuer: args.issuer,
         auth,
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(10)),
+        detection: vigie_pipeline::DetectionConfig {
+            enabled: args.detection,
+            threshold: args.anomaly_threshold,
+            ..vigie_pipeline::DetectionConfig::default()
+        },
     };
     let server = Server::bind(config, store.clone(), clock.clone())
         .await

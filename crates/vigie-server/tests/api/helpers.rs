@@ -179,6 +179,7 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
         issuer: None,
         auth: AuthConfig::with_issuer(""),
         reload_interval: Duration::from_millis(50),
+        detection: vigie_pipeline::DetectionConfig::default(),
     };
     (options.configure)(&mut config);
     let server = Server::bind(config, store.clone(), clock.clone())

@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod anomalies;
 mod bearer;
 mod data;
 mod discovery_and_operations;

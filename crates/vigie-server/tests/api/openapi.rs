@@ -42,6 +42,7 @@ async fn every_public_endpoint_is_documented() {
             "/v0/oauth2/revoke",
             "/v0/oauth2/token",
             "/v0/oauth2token",
+            "/v0/organisations/{org_id}/anomalies/{project}",
             "/v0/organisations/{org_id}/data/{project}",
             "/v0/organisations/{org_id}/data/{project}/series",
             "/v0/organisations/{org_id}/projects",
