@@ -28,6 +28,49 @@ pub enum Command {
     Serve(ServeArgs),
     /// Provision organisations, projects, applications and keys (works on the database directly).
     Admin(AdminArgs),
+    /// Score the anomaly detector: on the NAB corpus (`eval nab DIR`) or on your own
+    /// labelled incidents (`eval --data FILE.csv --labels FILE.csv`).
+    Eval(EvalArgs),
+    /// Score a local CSV (timestamp,value) and write timestamp,value,anomaly_score,anomaly to stdout.
+    Detect {
+        /// The CSV file: a `timestamp,value` header line is optional, timestamps in ISO-8601.
+        file: std::path::PathBuf,
+        /// Score at or above which the `anomaly` column is 1.
+        #[arg(long, default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
+        threshold: f64,
+    },
+}
+
+/// `vigie eval …`
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct EvalArgs {
+    /// The benchmark corpus to score on.
+    #[command(subcommand)]
+    pub corpus: Option<EvalCorpus>,
+    /// Your data: CSV `timestamp,value`.
+    #[arg(long, requires = "labels")]
+    pub data: Option<std::path::PathBuf>,
+    /// Your incidents: CSV `start,end` (one window per line) or JSON `[["start","end"], …]`.
+    #[arg(long, requires = "data")]
+    pub labels: Option<std::path::PathBuf>,
+    /// The threshold the service uses, for the score at a fixed threshold.
+    #[arg(long, default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
+    pub threshold: f64,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// Benchmark corpora.
+#[derive(Debug, Subcommand)]
+pub enum EvalCorpus {
+    /// The Numenta Anomaly Benchmark: prints the standard, reward_low_FP_rate and
+    /// reward_low_FN_rate scores (null detector 0, perfect 100).
+    Nab {
+        /// The corpus folder (with data/ and labels/combined_windows.json).
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Settings of `vigie serve`.

@@ -1,7 +1,9 @@
-//! The `vigie` command: `serve` runs the service, `admin` provisions it.
+//! The `vigie` command: `serve` runs the service, `admin` provisions it, `eval` and
+//! `detect` run the anomaly detector without a server.
 
 mod admin;
 pub mod cli;
+mod evaluate;
 mod serve;
 
 use std::process::ExitCode;
@@ -15,6 +17,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::serve(args, &database_url).await,
         Command::Admin(args) => admin::admin(args, &database_url).await,
+        Command::Eval(args) => match (args.corpus, args.data, args.labels) {
+            (Some(cli::EvalCorpus::Nab { dir }), _, _) => evaluate::eval_nab(&dir, args.json),
+            (None, Some(data), Some(labels)) => {
+                evaluate::eval_custom(&data, &labels, args.threshold, args.json)
+            }
+            _ => Err(anyhow::anyhow!(
+                "say what to evaluate: `vigie eval nab DIR` or `vigie eval --data FILE --labels FILE`"
+            )),
+        },
+        Command::Detect { file, threshold } => evaluate::detect_file(&file, threshold),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

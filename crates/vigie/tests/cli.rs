@@ -382,3 +382,93 @@ fn logs_never_contain_secrets_or_tokens() {
     let signature = access.rsplit('.').next().unwrap();
     assert!(!stderr.contains(signature));
 }
+
+fn nab_dir() -> Option<String> {
+    let dir = std::env::var("VIGIE_NAB_DIR").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/nab").into()
+    });
+    if std::path::Path::new(&dir)
+        .join("labels/combined_windows.json")
+        .exists()
+    {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set: the NAB corpus must be at {dir}"
+    );
+    eprintln!("skipping: no NAB corpus at {dir}");
+    None
+}
+
+#[test]
+fn detect_scores_a_local_csv_without_a_server() {
+    let dir = std::env::temp_dir().join(format!("vigie-detect-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("series.csv");
+    let mut csv = String::from("timestamp,value\n");
+    for i in 0..600 {
+        let value = if i == 500 {
+            90.0
+        } else {
+            10.0 + f64::from(i % 7) * 0.1
+        };
+        csv.push_str(&format!(
+            "2024-01-01 {:02}:{:02}:00,{value}\n",
+            i / 60,
+            i % 60
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let (ok, stdout, stderr) = vigie(&["detect", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "timestamp,value,anomaly_score,anomaly");
+    assert_eq!(lines.len(), 601);
+    let score = |line: &str| line.split(',').nth(2).unwrap().parse::<f64>().unwrap();
+    assert!(lines[1..].iter().all(|l| (0.0..=1.0).contains(&score(l))));
+    let spike = lines[501];
+    assert!(spike.starts_with("2024-01-01T08:20:00.000Z,90,"), "{spike}");
+    assert!(
+        lines[1..].iter().all(|l| score(l) <= score(spike)),
+        "the spike scores highest"
+    );
+    let (ok, _, stderr) = vigie(&["detect", "/no/such/file.csv"]);
+    assert!(!ok && stderr.contains("/no/such/file.csv"), "{stderr}");
+}
+
+#[test]
+fn eval_prints_the_three_nab_scores_and_scores_customer_labels() {
+    let Some(dir) = nab_dir() else { return };
+    let results = vigie_json(&["eval", "nab", &dir, "--json"]);
+    let profiles: Vec<&str> = results["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["profile"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        profiles,
+        ["standard", "reward_low_FP_rate", "reward_low_FN_rate"]
+    );
+    for profile in results["profiles"].as_array().unwrap() {
+        let score = profile["normalised"].as_f64().unwrap();
+        assert!((0.0..=100.0).contains(&score), "{profile}");
+    }
+    // A customer's own file and incident windows, in the documented formats.
+    let data = format!("{dir}/data/realKnownCause/nyc_taxi.csv");
+    let labels = std::env::temp_dir().join(format!("vigie-labels-{}.csv", uuid::Uuid::new_v4()));
+    std::fs::write(&labels, "start,end\n2014-11-01 19:00:00,2014-11-03 04:00:00\n2015-01-26 00:00:00,2015-01-28 00:00:00\n").unwrap();
+    let (ok, stdout, stderr) = vigie(&[
+        "eval",
+        "--data",
+        &data,
+        "--labels",
+        labels.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("standard") && stdout.contains("optimised"),
+        "{stdout}"
+    );
+}
