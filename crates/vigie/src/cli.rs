@@ -31,6 +31,12 @@ pub enum Command {
     /// Score the anomaly detector: on the NAB corpus (`eval nab DIR`) or on your own
     /// labelled incidents (`eval --data FILE.csv --labels FILE.csv`).
     Eval(EvalArgs),
+    /// Print a fresh token response (JSON), as the documentation's first curl command.
+    Token(ClientArgs),
+    /// Upload readings from CSV, JSON or NDJSON files, resuming an interrupted upload.
+    Push(PushArgs),
+    /// List the anomaly events of the project.
+    Anomalies(AnomaliesArgs),
     /// Score a local CSV (timestamp,value) and write timestamp,value,anomaly_score,anomaly to stdout.
     Detect {
         /// The CSV file: a `timestamp,value` header line is optional, timestamps in ISO-8601.
@@ -249,4 +255,80 @@ pub enum KeysCommand {
     Rotate,
     /// List keys (ids and dates only).
     List,
+}
+
+/// How the client commands reach the service; the credentials are the ones the public
+/// documentation names, read from the environment (prefer it to flags for the secret).
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Base URL of the service.
+    #[arg(long, env = "VIGIE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// ORGANISATION_ID.
+    #[arg(long, env = "ORGANISATION_ID", default_value = "")]
+    pub organisation_id: String,
+    /// ML_PROJECT.
+    #[arg(long, env = "ML_PROJECT", default_value = "")]
+    pub project: String,
+    /// APPLICATION_ID.
+    #[arg(long, env = "APPLICATION_ID")]
+    pub application_id: String,
+    /// APPLICATION_SECRET.
+    #[arg(long, env = "APPLICATION_SECRET", hide_env_values = true)]
+    pub application_secret: String,
+    /// When to renew the access token (a 401 always renews and retries once).
+    #[arg(long, value_enum, default_value_t = Renewal::ExpiresIn)]
+    pub renewal: Renewal,
+}
+
+/// The documented renewal strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Renewal {
+    /// Renew when `expires_in` has (nearly) run out.
+    ExpiresIn,
+    /// Renew before the JWT's `exp`.
+    JwtExp,
+    /// Renew when the API answers 401.
+    On401,
+}
+
+/// `vigie push FILE…`
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Where and as whom.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Files of readings: `.csv` (header naming sensorId, valueName, date, value, precision),
+    /// `.json` (an array of readings) or `.ndjson` / `.jsonl` (one reading per line).
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Readings per request.
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+}
+
+/// `vigie anomalies`
+#[derive(Debug, Args)]
+pub struct AnomaliesArgs {
+    /// Where and as whom.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Events ending at or after this date (ISO-8601 with a time zone).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Events starting before this date.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this sensor.
+    #[arg(long)]
+    pub sensor_id: Option<String>,
+    /// Only events whose peak score is at least this.
+    #[arg(long)]
+    pub min_score: Option<f64>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -3,6 +3,7 @@
 
 mod admin;
 pub mod cli;
+mod client_commands;
 mod evaluate;
 mod serve;
 
@@ -27,6 +28,13 @@ pub async fn run(cli: Cli) -> ExitCode {
             )),
         },
         Command::Detect { file, threshold } => evaluate::detect_file(&file, threshold),
+        Command::Token(args) => client_commands::token(args).await,
+        Command::Anomalies(args) => client_commands::anomalies(args).await,
+        Command::Push(args) => match client_commands::push(args).await {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
