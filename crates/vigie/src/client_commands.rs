@@ -200,13 +200,19 @@ impl Reporter {
     fn new(total: u64, already: u64) -> Self {
         if std::io::stderr().is_terminal() {
             let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {human_pos}/{human_len} readings  {per_sec}  ETA {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} readings  {rate}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |state: &indicatif::ProgressState, out: &mut dyn std::fmt::Write| {
+                    let _ = write!(out, "{:.0} readings/s", state.per_sec());
+                },
             );
+            bar.set_style(style);
             bar.set_position(already);
+            bar.reset_eta();
             Self::Bar(bar)
         } else {
             let now = Instant::now();
