@@ -128,26 +128,41 @@ impl IngestJob {
 /// Cache of series ids, owned by the writer task.
 type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
-/// `($1,…,$c), ($c+1,…)`: `rows` groups of `columns` placeholders.
-fn values_placeholders(rows: usize, columns: usize) -> String {
-    let groups: Vec<String> = (0..rows)
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
-                .collect();
-            format!("({})", placeholders.join(","))
-        })
-        .collect();
-    groups.join(",")
+/// How a dialect's bulk statements number their parameters. PostgreSQL needs `$n`;
+/// SQLite takes `?`, which sqlx binds by position, where each `$n` costs it a lookup by
+/// name that grows with the number of parameters (it dominated bulk inserts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placeholders {
+    Numbered,
+    Anonymous,
+}
+
+/// `(…), (…)`: `rows` groups of `columns` placeholders.
+fn values_placeholders(style: Placeholders, rows: usize, columns: usize) -> String {
+    let mut text = String::with_capacity(rows * columns * 5);
+    for row in 0..rows {
+        text.push_str(if row == 0 { "(" } else { ",(" });
+        for column in 1..=columns {
+            if column > 1 {
+                text.push(',');
+            }
+            match style {
+                Placeholders::Numbered => text.push_str(&format!("${}", row * columns + column)),
+                Placeholders::Anonymous => text.push('?'),
+            }
+        }
+        text.push(')');
+    }
+    text
 }
 
 /// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
-fn insert_sql(rows: usize, returning: bool) -> String {
+fn insert_sql(style: Placeholders, rows: usize, returning: bool) -> String {
     format!(
         "INSERT INTO readings (series_id, time_us, value, precision, score) VALUES {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        values_placeholders(rows, 5),
+        values_placeholders(style, rows, 5),
         if returning {
             " RETURNING series_id"
         } else {
@@ -157,47 +172,81 @@ fn insert_sql(rows: usize, returning: bool) -> String {
 }
 
 /// Replaces the stored value or precision of the rows whose key existed with another one.
-fn update_sql(rows: usize) -> String {
+fn update_sql(style: Placeholders, rows: usize) -> String {
     format!(
         "UPDATE readings SET value = v.column3, precision = v.column4, revision = readings.revision + 1 \
          FROM (VALUES {}) AS v \
          WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
            AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4)",
-        values_placeholders(rows, 4)
+        values_placeholders(style, rows, 4)
     )
 }
 
 /// Adds to each series' count and widens its date range (one row per series).
-fn series_stats_sql(rows: usize) -> String {
+fn series_stats_sql(style: Placeholders, rows: usize) -> String {
     format!(
         "UPDATE series SET reading_count = reading_count + v.column2, \
            first_time_us = CASE WHEN first_time_us IS NULL OR v.column3 < first_time_us THEN v.column3 ELSE first_time_us END, \
            last_time_us = CASE WHEN last_time_us IS NULL OR v.column4 > last_time_us THEN v.column4 ELSE last_time_us END \
          FROM (VALUES {}) AS v WHERE series.id = v.column1",
-        values_placeholders(rows, 4)
+        values_placeholders(style, rows, 4)
     )
 }
 
-/// The statements of full chunks, built once.
-static FULL_CHUNK: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
-    [
-        insert_sql(UPSERT_CHUNK, false),
-        insert_sql(UPSERT_CHUNK, true),
-        update_sql(UPSERT_CHUNK),
-    ]
-});
+/// Stores each series' detector state (one row per series).
+fn detector_states_sql(style: Placeholders, rows: usize) -> String {
+    format!(
+        "UPDATE series SET detector_state = v.column2, scored_until_us = v.column3 \
+         FROM (VALUES {}) AS v WHERE series.id = v.column1",
+        values_placeholders(style, rows, 3)
+    )
+}
 
-/// The statement for a chunk: the prepared full-chunk text, or one built for its size.
-fn chunk_sql(
-    rows: usize,
-    full: usize,
-    build: impl FnOnce() -> String,
-) -> std::borrow::Cow<'static, str> {
-    if rows == UPSERT_CHUNK {
-        std::borrow::Cow::Borrowed(FULL_CHUNK[full].as_str())
-    } else {
-        std::borrow::Cow::Owned(build())
+/// Creates or extends anomaly events, keyed by series and start.
+fn events_sql(style: Placeholders, rows: usize) -> String {
+    format!(
+        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score) VALUES {} \
+         ON CONFLICT (series_id, start_us) DO UPDATE SET end_us = excluded.end_us, \
+            peak_us = excluded.peak_us, peak_score = excluded.peak_score",
+        values_placeholders(style, rows, 5)
+    )
+}
+
+/// Series with at least this many rows in a request get chunks of their own (written
+/// without `RETURNING`); smaller ones share mixed chunks.
+const OWN_CHUNK_ROWS: usize = 64;
+
+/// Splits sorted rows into chunks of at most [`UPSERT_CHUNK`] rows; a chunk holds one
+/// series, or several small ones.
+fn chunk_rows(rows: &[WriteRow]) -> Vec<&[WriteRow]> {
+    let mut chunks = Vec::new();
+    let mut mixed_start: Option<usize> = None;
+    let mut start = 0;
+    while start < rows.len() {
+        let series = rows[start].series;
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|row| row.series == series)
+                .count();
+        if end - start >= OWN_CHUNK_ROWS {
+            if let Some(mixed) = mixed_start.take() {
+                chunks.extend(rows[mixed..start].chunks(UPSERT_CHUNK));
+            }
+            chunks.extend(rows[start..end].chunks(UPSERT_CHUNK));
+        } else {
+            let mixed = *mixed_start.get_or_insert(start);
+            if end - mixed > UPSERT_CHUNK {
+                chunks.push(&rows[mixed..start]);
+                mixed_start = Some(start);
+            }
+        }
+        start = end;
     }
+    if let Some(mixed) = mixed_start {
+        chunks.extend(rows[mixed..].chunks(UPSERT_CHUNK));
+    }
+    chunks
 }
 
 impl WriteJob {
@@ -253,7 +302,28 @@ fn map_insert_error(
 const BUMP_GENERATION: &str = "UPDATE state_generation SET value = value + 1 WHERE id = 1";
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $begin:expr, $backend:expr) => {
+    ($store:ident, $db:ty, $begin:expr, $backend:expr, $placeholders:expr) => {
+        /// How this dialect's bulk statements number their parameters.
+        const PLACEHOLDERS: Placeholders = $placeholders;
+
+        /// The bulk statements of full chunks, built once.
+        static FULL_CHUNK: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+            [
+                insert_sql(PLACEHOLDERS, UPSERT_CHUNK, false),
+                insert_sql(PLACEHOLDERS, UPSERT_CHUNK, true),
+                update_sql(PLACEHOLDERS, UPSERT_CHUNK),
+            ]
+        });
+
+        /// The statement for a chunk: the prepared full-chunk text, or one built for its size.
+        fn chunk_sql(rows: usize, full: usize, build: impl FnOnce() -> String) -> std::borrow::Cow<'static, str> {
+            if rows == UPSERT_CHUNK {
+                std::borrow::Cow::Borrowed(FULL_CHUNK[full].as_str())
+            } else {
+                std::borrow::Cow::Owned(build())
+            }
+        }
+
         /// Storage on this backend; cheap to clone.
         #[derive(Clone)]
         pub struct $store {
@@ -343,7 +413,7 @@ macro_rules! sql_store {
                      FROM (VALUES {}) AS v JOIN applications a ON a.id = v.column2
                      WHERE a.disabled_at IS NULL
                      RETURNING id",
-                    values_placeholders(chunk.len(), 4)
+                    values_placeholders(PLACEHOLDERS, chunk.len(), 4)
                 );
                 let mut query = sqlx::query(&sql);
                 for family in chunk {
@@ -358,7 +428,7 @@ macro_rules! sql_store {
                 }
                 let sql = format!(
                     "INSERT INTO refresh_tokens (hash, family_id, generation, issued_at, expires_at) VALUES {}",
-                    values_placeholders(started.len(), 5)
+                    values_placeholders(PLACEHOLDERS, started.len(), 5)
                 );
                 let mut query = sqlx::query(&sql);
                 for family in started {
@@ -517,15 +587,15 @@ macro_rules! sql_store {
                 }
                 query
             }
-            for chunk in job.rows.chunks(UPSERT_CHUNK) {
-                let single_series = chunk.first().map(|row| row.series) == chunk.last().map(|row| row.series);
+            for chunk in chunk_rows(&job.rows) {
+                let single_series = chunk[0].series == chunk[chunk.len() - 1].series;
                 let inserted = if single_series {
-                    let sql = chunk_sql(chunk.len(), 0, || insert_sql(chunk.len(), false));
+                    let sql = chunk_sql(chunk.len(), 0, || insert_sql(PLACEHOLDERS, chunk.len(), false));
                     let inserted = bind_rows(&sql, &ids, chunk, true).execute(&mut *conn).await?.rows_affected();
                     new_per_series[chunk[0].series] += inserted as i64;
                     inserted
                 } else {
-                    let sql = chunk_sql(chunk.len(), 1, || insert_sql(chunk.len(), true));
+                    let sql = chunk_sql(chunk.len(), 1, || insert_sql(PLACEHOLDERS, chunk.len(), true));
                     let rows = bind_rows(&sql, &ids, chunk, true).fetch_all(&mut *conn).await?;
                     let index_of: HashMap<i64, usize> = ids.iter().enumerate().map(|(index, &id)| (id, index)).collect();
                     for row in &rows {
@@ -538,7 +608,7 @@ macro_rules! sql_store {
                 summary.new += inserted;
                 let existing = chunk.len() as u64 - inserted;
                 if existing > 0 {
-                    let sql = chunk_sql(chunk.len(), 2, || update_sql(chunk.len()));
+                    let sql = chunk_sql(chunk.len(), 2, || update_sql(PLACEHOLDERS, chunk.len()));
                     let replaced = bind_rows(&sql, &ids, chunk, false).execute(&mut *conn).await?.rows_affected();
                     summary.replaced += replaced;
                     summary.unchanged += existing - replaced;
@@ -554,34 +624,30 @@ macro_rules! sql_store {
                 start = end;
             }
             for chunk in stats.chunks(UPSERT_CHUNK) {
-                let sql = series_stats_sql(chunk.len());
+                let sql = series_stats_sql(PLACEHOLDERS, chunk.len());
                 let mut query = sqlx::query(&sql);
                 for &(id, new, first, last) in chunk {
                     query = query.bind(id).bind(new).bind(first).bind(last);
                 }
                 query.execute(&mut *conn).await?;
             }
-            for (series, detection) in &job.detection {
-                sqlx::query("UPDATE series SET detector_state = $1, scored_until_us = $2 WHERE id = $3")
-                    .bind(&detection.state)
-                    .bind(detection.scored_until_us)
-                    .bind(ids[*series])
-                    .execute(&mut *conn)
-                    .await?;
-                for event in &detection.events {
-                    sqlx::query(
-                        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score) VALUES ($1, $2, $3, $4, $5)
-                         ON CONFLICT (series_id, start_us) DO UPDATE SET end_us = excluded.end_us,
-                            peak_us = excluded.peak_us, peak_score = excluded.peak_score",
-                    )
-                    .bind(ids[*series])
-                    .bind(event.start_us)
-                    .bind(event.end_us)
-                    .bind(event.peak_us)
-                    .bind(event.peak_score)
-                    .execute(&mut *conn)
-                    .await?;
+            for chunk in job.detection.chunks(UPSERT_CHUNK) {
+                let sql = detector_states_sql(PLACEHOLDERS, chunk.len());
+                let mut query = sqlx::query(&sql);
+                for (series, detection) in chunk {
+                    query = query.bind(ids[*series]).bind(&detection.state).bind(detection.scored_until_us);
                 }
+                query.execute(&mut *conn).await?;
+            }
+            let events: Vec<(i64, &AnomalyEvent)> =
+                job.detection.iter().flat_map(|(series, d)| d.events.iter().map(|e| (ids[*series], e))).collect();
+            for chunk in events.chunks(UPSERT_CHUNK) {
+                let sql = events_sql(PLACEHOLDERS, chunk.len());
+                let mut query = sqlx::query(&sql);
+                for (series_id, event) in chunk {
+                    query = query.bind(series_id).bind(event.start_us).bind(event.end_us).bind(event.peak_us).bind(event.peak_score);
+                }
+                query.execute(&mut *conn).await?;
             }
             Ok(summary)
         }
@@ -1093,7 +1159,13 @@ mod sqlite {
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
     };
 
-    sql_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "sqlite");
+    sql_store!(
+        SqliteStore,
+        sqlx::Sqlite,
+        "BEGIN IMMEDIATE",
+        "sqlite",
+        Placeholders::Anonymous
+    );
 
     impl SqliteStore {
         /// Opens the SQLite database at `url` (creating the file and its folder if
@@ -1128,7 +1200,13 @@ mod postgres {
     use super::*;
     use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-    sql_store!(PostgresStore, sqlx::Postgres, "BEGIN", "postgres");
+    sql_store!(
+        PostgresStore,
+        sqlx::Postgres,
+        "BEGIN",
+        "postgres",
+        Placeholders::Numbered
+    );
 
     impl PostgresStore {
         /// Connects to PostgreSQL at `url` and applies migrations.
@@ -1150,3 +1228,70 @@ mod postgres {
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(sizes: &[usize]) -> Vec<WriteRow> {
+        sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(series, &n)| {
+                (0..n).map(move |t| WriteRow {
+                    series,
+                    time: t as i64,
+                    value: 0.0,
+                    precision: None,
+                    score: None,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_series_get_their_own_chunks_and_small_ones_share() {
+        let rows = rows(&[3, 2, 2500, 1, 1, 70]);
+        let chunks: Vec<Vec<usize>> = chunk_rows(&rows)
+            .iter()
+            .map(|c| c.iter().map(|r| r.series).collect())
+            .collect();
+        let shapes: Vec<(usize, usize, usize)> = chunks
+            .iter()
+            .map(|c| (c[0], c[c.len() - 1], c.len()))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                (0, 1, 5),
+                (2, 2, 1000),
+                (2, 2, 1000),
+                (2, 2, 500),
+                (3, 4, 2),
+                (5, 5, 70)
+            ]
+        );
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), rows.len());
+    }
+
+    #[test]
+    fn many_small_series_are_packed_up_to_the_chunk_size() {
+        let rows = rows(&vec![10; 250]);
+        let chunks = chunk_rows(&rows);
+        assert!(chunks.iter().all(|c| c.len() <= UPSERT_CHUNK));
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 2500);
+        assert!(chunks.len() <= 4, "{}", chunks.len());
+    }
+
+    #[test]
+    fn placeholders_per_dialect() {
+        assert_eq!(
+            values_placeholders(Placeholders::Numbered, 2, 2),
+            "($1,$2),($3,$4)"
+        );
+        assert_eq!(
+            values_placeholders(Placeholders::Anonymous, 2, 2),
+            "(?,?),(?,?)"
+        );
+    }
+}
