@@ -2,11 +2,17 @@
 //! Vigie's token endpoint does on the wire (same runtime, same `axum::serve`, same
 //! response headers and body size) but does no work: no form parsing, no client
 //! authentication, no signing, no storage.
+//!
+//! It also answers `POST /v0/organisations/{org}/data/{project}`, the ingestion
+//! endpoint: it reads the whole body, as Vigie does before parsing it, and answers
+//! with a constant JSON object of about the usual size, without parsing, checking the
+//! token or storing anything.
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::routing::post;
 use serde_json::json;
@@ -18,22 +24,34 @@ const ACCESS_TOKEN_LENGTH: usize = 578;
 /// Serves until killed, on a multi-threaded runtime with one worker per core, as `vigie serve`.
 pub fn serve(listen: SocketAddr) -> anyhow::Result<()> {
     let body = Bytes::from(token_response().to_string());
-    let app = Router::new().route(
-        "/v0/oauth2token",
-        post(move |_form: Bytes| {
-            let body = body.clone();
-            async move {
+    let app = Router::new()
+        .route(
+            "/v0/organisations/{org_id}/data/{project}",
+            post(|_body: Bytes| async {
                 (
-                    [
-                        (CONTENT_TYPE, "application/json"),
-                        (CACHE_CONTROL, "no-store"),
-                        (PRAGMA, "no-cache"),
-                    ],
-                    body,
+                    [(CONTENT_TYPE, "application/json")],
+                    r#"{"baseline":"a constant answer, nothing was parsed"}"#,
                 )
-            }
-        }),
-    );
+            }),
+        )
+        // Vigie accepts bodies up to 32 MiB.
+        .layer(DefaultBodyLimit::max(32 * 1024 * 1024))
+        .route(
+            "/v0/oauth2token",
+            post(move |_form: Bytes| {
+                let body = body.clone();
+                async move {
+                    (
+                        [
+                            (CONTENT_TYPE, "application/json"),
+                            (CACHE_CONTROL, "no-store"),
+                            (PRAGMA, "no-cache"),
+                        ],
+                        body,
+                    )
+                }
+            }),
+        );
     tokio::runtime::Runtime::new()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await?;
         eprintln!(

@@ -1,6 +1,6 @@
-//! A minimal HTTP/1.1 keep-alive client for the token request: one TCP connection,
-//! `hyper`'s connection-level API, no pool and no per-request allocation beyond the
-//! request itself.
+//! A minimal HTTP/1.1 keep-alive client for the token and data requests: one TCP
+//! connection, `hyper`'s connection-level API, no pool and no per-request allocation
+//! beyond the request itself.
 
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use tokio::net::TcpStream;
 /// The body of every token request.
 const FORM: &[u8] = b"grant_type=client_credentials";
 
-/// Longest wait for one response; a request that takes longer counts as failed.
+/// Longest wait for one token response; a request that takes longer counts as failed.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where token requests go.
@@ -77,14 +77,24 @@ pub struct Reply {
 pub struct Connection {
     target: Target,
     sender: Option<SendRequest<Full<Bytes>>>,
+    timeout: Duration,
 }
 
 impl Connection {
-    /// A connection to `target`, opened on first use.
+    /// A connection to `target`, opened on first use, waiting 5 s at most for a response.
     pub fn new(target: Target) -> Self {
         Self {
             target,
             sender: None,
+            timeout: REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The same, waiting `timeout` at most for each response.
+    pub fn with_timeout(target: Target, timeout: Duration) -> Self {
+        Self {
+            timeout,
+            ..Self::new(target)
         }
     }
 
@@ -94,16 +104,40 @@ impl Connection {
     /// Connection, protocol or timeout errors; the connection is then dropped and the
     /// next request opens a new one.
     pub async fn token_request(&mut self, authorization: &HeaderValue) -> anyhow::Result<Reply> {
-        let reply = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange(authorization))
+        let content_type = HeaderValue::from_static("application/x-www-form-urlencoded");
+        self.post(authorization, content_type, Bytes::from_static(FORM))
             .await
-            .unwrap_or_else(|elapsed| Err(elapsed.into()));
+    }
+
+    /// Sends `POST` with this `Authorization`, `Content-Type` and body to the target's
+    /// path and reads the whole response.
+    ///
+    /// # Errors
+    /// As [`Self::token_request`].
+    pub async fn post(
+        &mut self,
+        authorization: &HeaderValue,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> anyhow::Result<Reply> {
+        let reply = tokio::time::timeout(
+            self.timeout,
+            self.exchange(authorization, content_type, body),
+        )
+        .await
+        .unwrap_or_else(|elapsed| Err(elapsed.into()));
         if reply.is_err() {
             self.sender = None;
         }
         reply
     }
 
-    async fn exchange(&mut self, authorization: &HeaderValue) -> anyhow::Result<Reply> {
+    async fn exchange(
+        &mut self,
+        authorization: &HeaderValue,
+        content_type: HeaderValue,
+        body: Bytes,
+    ) -> anyhow::Result<Reply> {
         let sender = match &mut self.sender {
             Some(sender) if !sender.is_closed() => sender,
             stale => stale.insert(connect(&self.target.address).await?),
@@ -113,8 +147,8 @@ impl Connection {
             .uri(self.target.path.clone())
             .header(HOST, self.target.host.clone())
             .header(AUTHORIZATION, authorization.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(Full::new(Bytes::from_static(FORM)))?;
+            .header(CONTENT_TYPE, content_type)
+            .body(Full::new(body))?;
         sender.ready().await?;
         let (parts, body) = sender.send_request(request).await?.into_parts();
         let body = body.collect().await?.to_bytes();

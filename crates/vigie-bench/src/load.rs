@@ -154,18 +154,18 @@ async fn drive(
 }
 
 /// `USER_HZ`, the unit of `/proc` CPU times: 100 on every Linux ABI in use.
-const TICKS_PER_SECOND: f64 = 100.0;
+pub(crate) const TICKS_PER_SECOND: f64 = 100.0;
 
 /// CPU seconds used so far (Linux `/proc`; `None` where it cannot be read).
-struct CpuTimes {
-    loadgen: Option<f64>,
-    server: Option<f64>,
+pub(crate) struct CpuTimes {
+    pub(crate) loadgen: Option<f64>,
+    pub(crate) server: Option<f64>,
     /// All cores, all processes: time not idle nor waiting for I/O.
-    machine: Option<f64>,
+    pub(crate) machine: Option<f64>,
 }
 
 impl CpuTimes {
-    fn now(server_pid: Option<u32>) -> Self {
+    pub(crate) fn now(server_pid: Option<u32>) -> Self {
         Self {
             loadgen: process_cpu_seconds("self"),
             server: server_pid.and_then(|pid| process_cpu_seconds(&pid.to_string())),
@@ -175,11 +175,11 @@ impl CpuTimes {
 
     /// What the machine spent on anything else than the server and this generator
     /// (never negative: the three counters are read at slightly different times).
-    fn others(&self) -> Option<f64> {
+    pub(crate) fn others(&self) -> Option<f64> {
         Some((self.machine? - self.loadgen? - self.server?).max(0.0))
     }
 
-    fn since(&self, earlier: &Self) -> Self {
+    pub(crate) fn since(&self, earlier: &Self) -> Self {
         let delta = |now: Option<f64>, then: Option<f64>| Some(now? - then?);
         Self {
             loadgen: delta(self.loadgen, earlier.loadgen),

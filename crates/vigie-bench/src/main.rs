@@ -1,24 +1,31 @@
-//! `vigie-bench`: the measuring tools behind `bench/token`.
+//! `vigie-bench`: the measuring tools behind `bench/token` and `bench/ingest`.
 //!
 //! - `baseline-server`: the HTTP ceiling, a trivial axum server answering the token
-//!   request with a constant body;
+//!   and data requests with constant bodies;
 //! - `load`: a keep-alive HTTP/1.1 load generator for the token request;
 //! - `auth-timing`: timing of failed client authentication, unknown id vs wrong secret;
-//! - `jwt-algs`: sign and verify rates of RS256, ES256 and EdDSA with `jsonwebtoken`.
+//! - `jwt-algs`: sign and verify rates of RS256, ES256 and EdDSA with `jsonwebtoken`;
+//! - `ingest-load`: a load generator for the data endpoint, new keys in every request;
+//! - `store-ceiling`: the raw ingestion rate of a store, in-process, no HTTP;
+//! - `parse-ceiling`: the rate of the server's body parser on one core.
 //!
 //! Every subcommand prints its result on stdout (JSON lines, or a table for `jwt-algs`).
 
 mod auth_timing;
 mod baseline;
 mod client;
+mod ingest_load;
 mod jwt_algs;
 mod load;
+mod parse_ceiling;
+mod store_ceiling;
+mod workload;
 
 use std::net::SocketAddr;
 
 use clap::{Parser, Subcommand};
 
-/// Benchmarks of Vigie's token endpoint.
+/// Benchmarks of Vigie's token and ingestion endpoints.
 #[derive(Debug, Parser)]
 #[command(name = "vigie-bench", version, about)]
 struct Cli {
@@ -29,7 +36,7 @@ struct Cli {
 /// The measurements.
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve a constant token response at `POST /v0/oauth2token`: the HTTP ceiling.
+    /// Serve constant answers at `POST /v0/oauth2token` and at the data endpoint: the HTTP ceiling.
     BaselineServer {
         /// Address and port to listen on.
         #[arg(long, default_value = "127.0.0.1:8181")]
@@ -45,6 +52,12 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         iterations: u32,
     },
+    /// Push readings, new keys in every request, from concurrent clients; print one JSON line.
+    IngestLoad(ingest_load::IngestLoadArgs),
+    /// Write the same readings straight into a store in large transactions; print one JSON line.
+    StoreCeiling(store_ceiling::StoreCeilingArgs),
+    /// Parse the same bodies with the server's parser on one core; print one JSON line.
+    ParseCeiling(parse_ceiling::ParseCeilingArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -53,5 +66,8 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => load::run(&args),
         Command::AuthTiming(args) => auth_timing::run(&args),
         Command::JwtAlgs { iterations } => jwt_algs::run(iterations),
+        Command::IngestLoad(args) => ingest_load::run(&args),
+        Command::StoreCeiling(args) => store_ceiling::run(&args),
+        Command::ParseCeiling(args) => parse_ceiling::run(&args),
     }
 }

@@ -1,0 +1,215 @@
+//! The readings of the ingestion measurements, the same for the HTTP load (as JSON
+//! bodies), the parse ceiling (the same bodies) and the store ceiling (as
+//! [`ValidReading`]s), so the three measure the same rows.
+//!
+//! Client `c` owns the sensors `bench-cCC-sSSSSS`; its request `n` carries, for each of
+//! its sensors, `readings_per_series` readings one millisecond apart in minute `n` after
+//! 2020-01-01T00:00Z, interleaved in time order as a gateway polling its sensors would
+//! send them. So every request of a run carries new keys (project, sensorId, valueName,
+//! date) and no two clients share a series.
+//!
+//! A client's body is built once; request `n` only rewrites the 16 characters of each
+//! date that name the minute (`YYYY-MM-DDTHH:MM`), so the load generator does little
+//! work per request.
+
+use anyhow::{bail, ensure};
+use bytes::Bytes;
+use vigie_proto::readings::ValidReading;
+
+/// 2020-01-01T00:00:00Z, seconds since the epoch: minute 0 of every client.
+const BASE_SECONDS: i64 = 1_577_836_800;
+/// Length of the minute prefix of a date, `YYYY-MM-DDTHH:MM`.
+const MINUTE_PREFIX: usize = 16;
+/// The `valueName` of every reading.
+const VALUE_NAME: &str = "x";
+/// The `precision` of every reading.
+const PRECISION: f64 = 100.0;
+
+/// How the readings of one request are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    /// Readings per request.
+    pub batch: usize,
+    /// Readings per series (sensor) per request, one millisecond apart.
+    pub readings_per_series: usize,
+}
+
+impl Shape {
+    /// Checks the layout: at least one reading, and the readings of one series within
+    /// one minute (60 000 at most).
+    ///
+    /// # Errors
+    /// An empty batch, or more than 60 000 readings per series.
+    pub fn new(batch: usize, readings_per_series: usize) -> anyhow::Result<Self> {
+        ensure!(batch > 0, "the batch must hold at least one reading");
+        if !(1..=60_000).contains(&readings_per_series) {
+            bail!("readings per series must be 1 to 60000, one per millisecond of a minute");
+        }
+        Ok(Self {
+            batch,
+            readings_per_series: readings_per_series.min(batch),
+        })
+    }
+
+    /// Series (sensors) per request.
+    pub fn sensors(&self) -> usize {
+        self.batch.div_ceil(self.readings_per_series)
+    }
+
+    /// Reading `i` of a request: (sensor, millisecond within the minute).
+    fn position(&self, i: usize) -> (usize, usize) {
+        let sensors = self.sensors();
+        (i % sensors, i / sensors)
+    }
+}
+
+fn sensor_id(client: usize, sensor: usize) -> String {
+    format!("bench-c{client:02}-s{sensor:05}")
+}
+
+/// A value that varies between readings, with one decimal like most sensor data.
+fn value(sensor: usize, millisecond: usize) -> f64 {
+    ((sensor * 37 + millisecond * 11) % 5000) as f64 / 10.0
+}
+
+/// `YYYY-MM-DDTHH:MM` of minute `n`.
+fn minute_prefix(n: u64) -> anyhow::Result<String> {
+    let seconds = i64::try_from(n)?
+        .checked_mul(60)
+        .and_then(|s| s.checked_add(BASE_SECONDS));
+    let Some(time) = seconds.and_then(|s| chrono::DateTime::from_timestamp(s, 0)) else {
+        bail!("request {n} is out of the range of dates");
+    };
+    let prefix = time.format("%Y-%m-%dT%H:%M").to_string();
+    ensure!(
+        prefix.len() == MINUTE_PREFIX,
+        "request {n} is past year 9999"
+    );
+    Ok(prefix)
+}
+
+/// The JSON body of one client's requests, rewritten in place for each request.
+pub struct BodyTemplate {
+    body: Vec<u8>,
+    /// Where each date's minute prefix starts.
+    date_offsets: Vec<usize>,
+}
+
+impl BodyTemplate {
+    /// The body of client `client`, ready for any request.
+    pub fn new(shape: Shape, client: usize) -> Self {
+        let sensors: Vec<String> = (0..shape.sensors())
+            .map(|sensor| sensor_id(client, sensor))
+            .collect();
+        let mut body = Vec::with_capacity(shape.batch * 110);
+        let mut date_offsets = Vec::with_capacity(shape.batch);
+        body.push(b'[');
+        for i in 0..shape.batch {
+            let (sensor, millisecond) = shape.position(i);
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(b"{\"sensorId\":\"");
+            body.extend_from_slice(sensors[sensor].as_bytes());
+            body.extend_from_slice(b"\",\"valueName\":\"");
+            body.extend_from_slice(VALUE_NAME.as_bytes());
+            body.extend_from_slice(b"\",\"date\":\"");
+            date_offsets.push(body.len());
+            body.extend_from_slice(b"2020-01-01T00:00");
+            body.extend_from_slice(
+                format!(":{:02}.{:03}Z", millisecond / 1000, millisecond % 1000).as_bytes(),
+            );
+            body.extend_from_slice(b"\",\"value\":");
+            let value = serde_json::to_string(&value(sensor, millisecond))
+                .expect("a finite number serialises");
+            body.extend_from_slice(value.as_bytes());
+            body.extend_from_slice(b",\"precision\":");
+            body.extend_from_slice(format!("{PRECISION}").as_bytes());
+            body.push(b'}');
+        }
+        body.push(b']');
+        Self { body, date_offsets }
+    }
+
+    /// The body of this client's request `n`.
+    ///
+    /// # Errors
+    /// `n` beyond year 9999.
+    pub fn render(&mut self, n: u64) -> anyhow::Result<Bytes> {
+        let prefix = minute_prefix(n)?;
+        for &offset in &self.date_offsets {
+            self.body[offset..offset + MINUTE_PREFIX].copy_from_slice(prefix.as_bytes());
+        }
+        Ok(Bytes::copy_from_slice(&self.body))
+    }
+}
+
+/// The readings of client `client`'s request `n`, as validated: what
+/// [`BodyTemplate::render`]`(n)` parses to.
+pub fn valid_readings(shape: Shape, client: usize, n: u64) -> Vec<ValidReading> {
+    let sensors: Vec<String> = (0..shape.sensors())
+        .map(|sensor| sensor_id(client, sensor))
+        .collect();
+    let minute_us = (BASE_SECONDS + n as i64 * 60) * 1_000_000;
+    (0..shape.batch)
+        .map(|i| {
+            let (sensor, millisecond) = shape.position(i);
+            ValidReading {
+                sensor_id: sensors[sensor].clone(),
+                value_name: VALUE_NAME.to_owned(),
+                time_us: minute_us + millisecond as i64 * 1000,
+                value: value(sensor, millisecond),
+                precision: Some(PRECISION),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use vigie_proto::readings::parse_batch;
+
+    #[test]
+    fn bodies_parse_to_the_store_rows() {
+        for (batch, per_series) in [(1000, 100), (10_000, 100), (7, 3), (5, 60_000)] {
+            let shape = Shape::new(batch, per_series).unwrap();
+            let mut template = BodyTemplate::new(shape, 3);
+            for n in [0, 1, 1439, 1440, 600_000] {
+                let parsed = parse_batch(&template.render(n).unwrap()).unwrap();
+                assert_eq!(
+                    parsed,
+                    valid_readings(shape, 3, n),
+                    "{shape:?}, request {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_new_in_every_request_of_every_client() {
+        let shape = Shape::new(1000, 100).unwrap();
+        let mut seen = HashSet::new();
+        for client in 0..3 {
+            for n in 0..5 {
+                for reading in valid_readings(shape, client, n) {
+                    let key = (reading.sensor_id, reading.value_name, reading.time_us);
+                    assert!(seen.insert(key));
+                }
+            }
+        }
+        assert_eq!(seen.len(), 15_000);
+    }
+
+    #[test]
+    fn a_reading_is_about_a_hundred_bytes() {
+        let shape = Shape::new(10_000, 100).unwrap();
+        let body = BodyTemplate::new(shape, 0).render(0).unwrap();
+        assert!(
+            (95..=115).contains(&(body.len() / shape.batch)),
+            "{}",
+            body.len()
+        );
+    }
+}
