@@ -262,7 +262,9 @@ impl Calibration {
         let a = (1.0 / f64::from(self.seen)).max(c.long_alpha);
         self.mean += a * (value - self.mean);
         let decay = c.record_decay.max(c.record_memory / f64::from(self.seen));
-        self.top = self.short.max(self.mean + (self.top - self.mean) * (1.0 - decay));
+        self.top = self
+            .short
+            .max(self.mean + (self.top - self.mean) * (1.0 - decay));
         r
     }
 }
