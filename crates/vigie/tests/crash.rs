@@ -183,18 +183,24 @@ async fn survive_kill_minus_nine(db: &str) {
                 })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(300 + jitter(900))).await;
+        // Let this round acknowledge something (a loaded machine starts slowly), then
+        // kill at a random moment.
+        let before = ledger.lock().unwrap().acknowledged.len();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ledger.lock().unwrap().acknowledged.len() == before {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: nothing was acknowledged within a minute"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(jitter(900))).await;
         server.kill().unwrap(); // SIGKILL
         server.wait().unwrap();
         for client in clients {
             client.await.unwrap();
         }
         sequence_base += 100_000;
-        let acknowledged = ledger.lock().unwrap().acknowledged.len();
-        assert!(
-            acknowledged > 0 || round > 0,
-            "some batches were acknowledged before the kill"
-        );
     }
 
     let mut server = start(db, port);
