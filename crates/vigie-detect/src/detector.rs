@@ -1,37 +1,56 @@
 //! The streaming anomaly detector: one [`SeriesDetector`] per series turns each new
 //! reading into an anomaly score in `[0, 1]`, computed only from that reading and the
-//! past, with bounded memory and a state that serialises (serde) so that a restarted
-//! server resumes where it stopped.
+//! past, with bounded memory (about 10 kB) and a state that serialises (serde) so that
+//! a restarted server resumes where it stopped. One global [`DetectorConfig`] serves
+//! every series; nothing is tuned per series and labels are never read.
 //!
 //! # Design
 //!
-//! Each reading goes through three stages.
+//! Each reading goes through three stages, all `O(1)`.
 //!
-//! 1. **Features** ("how surprising is this point, in raw units"), all `O(1)`:
-//!    * *deviation*: distance of the (deseasonalised) value from a fast exponentially
+//! 1. **Features**, each measuring one way a reading can be surprising ([`Feature`]):
+//!    * *deviation*: distance of the deseasonalised value from a fast exponentially
 //!      weighted level, in units of the long-run mean absolute innovation (spikes,
-//!      level shifts, drifts once they are large enough);
-//!    * *extreme*: how far the value lies beyond a slowly contracting envelope of the
-//!      values seen so far, relative to the envelope's width (new highs and lows);
-//!    * *noise*: log-ratio of the short-term to the long-term mean absolute step
-//!      (a sudden change of noise, in both directions, so a stuck sensor too);
-//!    * *context*: novelty of the last few quantised values (as in CAD OSE), from a
-//!      decaying count table of fixed size;
-//!    * *gap*: log-ratio of the time step to the typical time step.
+//!      level shifts, drifts once large enough);
+//!    * *extreme*: excess of the value beyond a slowly contracting envelope of the
+//!      values seen so far, relative to the envelope's width (new highs and lows,
+//!      which many real incidents are); the envelope never contracts to within a few
+//!      noise units of the envelope of the smoothed values, so noise alone breaks no
+//!      record;
+//!    * *noise*: absolute log-ratio of the short-term to the long-term mean absolute
+//!      step (a sudden change of noise, either way);
+//!    * *context*: novelty of the last two quantised values, from a decaying count
+//!      table of fixed size (the idea of CAD OSE);
+//!    * *gap*: log-ratio of the time step to the typical time step;
+//!    * *stuck*: how many times in a row the value repeated exactly;
+//!    * *drift*: distance of the fast level from a slow one, in units of noise (slow
+//!      drifts and level shifts that no single reading reveals).
 //!
-//!    Daily seasonality is removed first when an hour-of-day profile (learnt online)
-//!    explains enough of the variance; time constants that matter for seasonality are
-//!    expressed in time, not in points, so irregular sampling is handled.
-//! 2. **Calibration** (as HTM's anomaly likelihood): each feature, log-compressed, is
-//!    averaged over a few points and compared to its own long-run mean and spread; the
-//!    resulting z-score makes features and series comparable, so that one threshold
-//!    serves every series.
-//! 3. **Post-processing**: the score is the strongest calibrated feature, mapped to
-//!    `[0, 1)`; after an alarm (score above [`DetectorConfig::alarm_level`]) further
-//!    scores are damped for a refractory period, since repeated alarms about the same
-//!    incident only add false positives.
+//!    A daily profile (24 hour-of-day bins of the deviation from a one-day level, learnt
+//!    online) is subtracted first when it explains enough of the spread; its time
+//!    constants are in time, not in points, so irregular sampling and gaps are handled.
+//! 2. **Calibration by records**: each feature (log-compressed and averaged over a
+//!    couple of points) is compared with its own *record*, the highest value seen,
+//!    decaying slowly towards the feature's mean (hyperbolically at first, then
+//!    exponentially); the score of a feature is by how much it breaks its record,
+//!    relative to the record's height. This turns heterogeneous features and series
+//!    into one scale, so that one threshold serves every series, and it makes a
+//!    detector that fires on what has not been seen before rather than on what is
+//!    merely large (the idea behind the best NAB detectors: ARTime's novelty, HTM's
+//!    anomaly likelihood). Per-feature minimum records (for instance 5 mean absolute
+//!    innovations for the deviation) keep well-behaved series quiet. The extreme
+//!    feature, already relative to the envelope's width, is used as it is.
+//! 3. **Post-processing**: the score is the strongest weighted feature, mapped to
+//!    `[0, 1)` by `1 - exp(-r / score_scale)`. A score is passed on in full only if it
+//!    exceeds the last score passed in full (decaying) by half again; otherwise, and
+//!    for a refractory period after an alarm (a score of at least
+//!    [`DetectorConfig::alarm_level`]), it is halved: repeated alarms about one
+//!    incident only add false positives (NAB rewards the first detection in a window
+//!    and charges every false one).
+//!
+//! [`SeriesDetector::last_feature`] tells which feature drove the last score.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::nab::NabError;
 use crate::nab::corpus::Corpus;
@@ -41,20 +60,59 @@ use crate::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, Threshold
 const DAY_BINS: usize = 24;
 /// Milliseconds per day.
 const DAY_MS: f64 = 86_400_000.0;
-/// Number of features.
-const FEATURES: usize = 5;
-/// Size of the context count table (a power of two).
+/// Number of features (see [`Feature`]).
+pub const FEATURES: usize = 7;
+/// Size of the context count table.
 const CONTEXT_TABLE: usize = 1024;
+
+/// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
+/// the default configuration: scores at or above it are alarms.
+pub const NAB_THRESHOLD: f64 = 0.2552;
+
+/// The features of the detector, in the order of the per-feature parameters of
+/// [`DetectorConfig`] (such as [`DetectorConfig::weights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Feature {
+    /// Distance from the recent (deseasonalised) level, in units of noise.
+    Deviation,
+    /// A new high or low, beyond the envelope of past values.
+    Extreme,
+    /// A change of the noise level (up or down).
+    Noise,
+    /// A sequence of (quantised) values not seen before.
+    Context,
+    /// A time step much longer than usual.
+    Gap,
+    /// The same value repeated many times in a row.
+    Stuck,
+    /// The recent level drifted away from the long-run level.
+    Drift,
+}
+
+impl Feature {
+    /// All features, in parameter order.
+    pub const ALL: [Feature; FEATURES] = [
+        Feature::Deviation,
+        Feature::Extreme,
+        Feature::Noise,
+        Feature::Context,
+        Feature::Gap,
+        Feature::Stuck,
+        Feature::Drift,
+    ];
+}
 
 /// Why a [`DetectorConfig`] is invalid.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid detector configuration: {0}")]
 pub struct ConfigError(String);
 
-/// The detector's parameters: one global configuration serves every series.
+/// The detector's parameters, separate from its state: one global configuration
+/// serves every series.
 ///
-/// [`Default`] is the configuration tuned on the NAB corpus. Smoothing factors are per
-/// point (`alpha` in `(0, 1]`) unless named `*_days` (time constants in days).
+/// [`Default`] is the configuration tuned on the NAB corpus; deserialising fills
+/// missing fields from it. Smoothing factors (`*_alpha`) and decays are per point
+/// unless named `*_days`. Arrays are per feature, in the order of [`Feature::ALL`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
@@ -62,59 +120,65 @@ pub struct DetectorConfig {
     pub warmup: u32,
     /// Smoothing factor of the fast level the deviation is measured from.
     pub level_alpha: f64,
-    /// Smoothing factor of the long-run mean absolute innovation (the deviation's unit).
+    /// Smoothing factor of the long-run mean absolute innovation (the unit of noise).
     pub scale_alpha: f64,
-    /// Per-point contraction of the extreme envelope towards the level.
+    /// Smoothing factor of the slow level the drift is measured from.
+    pub drift_alpha: f64,
+    /// Time constant (days) of the slow level the daily profile is measured from.
+    pub season_level_days: f64,
+    /// Smoothing factor of each hour-of-day bin, per visit.
+    pub season_alpha: f64,
+    /// The daily profile is used once it leaves less than this fraction of the spread.
+    pub season_gain: f64,
+    /// Per-point contraction of the extreme envelope.
     pub envelope_decay: f64,
-    /// Extra early contraction of the envelope: `envelope_memory / points seen`.
-    pub envelope_memory: f64,
+    /// The envelope never contracts to less than this many noise units beyond the
+    /// envelope of the smoothed values.
+    pub extreme_noise: f64,
+    /// Only the excess beyond the envelope minus this many noise units counts.
+    pub extreme_slack: f64,
+    /// Excess beyond the envelope, as a fraction of its width, that scores like a
+    /// record broken by its own height.
+    pub extreme_unit: f64,
     /// Smoothing factor of the short-term mean absolute step (noise feature).
     pub noise_short_alpha: f64,
     /// Smoothing factor of the long-term mean absolute step (noise feature).
     pub noise_long_alpha: f64,
     /// Number of quantisation levels of the context feature.
     pub context_bins: u32,
+    /// Number of consecutive quantised values forming a context.
+    pub context_order: u32,
     /// Per-point decay of the context counts.
     pub context_decay: f64,
-    /// Time constant (days) of the slow level the daily profile is measured from.
-    pub season_level_days: f64,
-    /// Smoothing factor of each hour-of-day bin (per visit).
-    pub season_alpha: f64,
-    /// The daily profile is used when it leaves at most this fraction of the spread.
-    pub season_gain: f64,
-    /// Smoothing factor of the short-term average of each calibrated feature.
+    /// Smoothing factor of the short-term average of each feature.
     pub short_alpha: f64,
-    /// Smoothing factor of each feature's long-run mean and spread.
+    /// Smoothing factor of each feature's long-run mean.
     pub long_alpha: f64,
-    /// Floor of each feature's long-run spread (log-compressed units).
-    pub min_spread: f64,
-    /// Weights of the calibrated features: deviation, extreme, noise, context, gap.
+    /// Per-point decay of each record towards its feature's mean.
+    pub record_decay: f64,
+    /// Faster early decay of the records: at least `record_memory / points seen`.
+    pub record_memory: f64,
+    /// Minimum height of a record above its feature's mean, as a fraction of the mean.
+    pub record_floor: f64,
+    /// Per feature, the raw value below which it never counts as a record.
+    pub record_min: [f64; FEATURES],
+    /// Per feature, the fraction of the gap by which a record rises towards a higher
+    /// value, per point (1 = at once; less lets a creeping feature build up a score).
+    pub record_rise: [f64; FEATURES],
+    /// Per feature, the weight of its record-breaking ratio in the score.
     pub weights: [f64; FEATURES],
-    /// z-score mapped to a score of `1 - 1/e` (score `= 1 - exp(-z / z_scale)`).
-    pub z_scale: f64,
+    /// Record-breaking ratio mapped to the score `1 - 1/e`.
+    pub score_scale: f64,
     /// Score at or above which an alarm starts a refractory period.
     pub alarm_level: f64,
     /// Length of the refractory period, in points.
     pub refractory: u32,
-    /// Factor applied to scores during the refractory period.
+    /// Factor applied to the scores during the refractory period, and to scores not
+    /// clearly above the recent peak.
     pub refractory_factor: f64,
-    /// Calibration of features: 0 = z-score of the log feature, 1 = record breaking.
-    pub calibration: u8,
-    /// Per-point decay of each feature's record towards its mean.
-    pub record_decay: f64,
-    /// Extra early decay of the records: `record_memory / points seen`.
-    pub record_memory: f64,
-    /// Minimum record height, as a fraction of the feature's mean.
-    pub record_floor: f64,
-    /// Divisor of the extreme feature when calibrating by records.
-    pub record_extreme: f64,
-    /// Relative rise of the bar per recent alarm.
-    pub alarm_penalty: f64,
-    /// Per-point decay of the recent alarm count.
-    pub alarm_decay: f64,
-    /// Per-point decay of the recent peak score.
+    /// Per-point decay of the recent peak (the last score passed on in full).
     pub peak_decay: f64,
-    /// A score below `peak_margin` times the recent peak is damped.
+    /// A score below this multiple of the recent peak is damped.
     pub peak_margin: f64,
 }
 
@@ -124,32 +188,33 @@ impl Default for DetectorConfig {
             warmup: 50,
             level_alpha: 0.2,
             scale_alpha: 0.005,
-            envelope_decay: 2e-4,
-            envelope_memory: 0.0,
-            noise_short_alpha: 0.1,
-            noise_long_alpha: 0.005,
-            context_bins: 16,
-            context_decay: 1e-3,
+            drift_alpha: 0.005,
             season_level_days: 1.0,
             season_alpha: 0.05,
             season_gain: 0.7,
+            envelope_decay: 2e-4,
+            extreme_noise: 4.0,
+            extreme_slack: 0.5,
+            extreme_unit: 0.1,
+            noise_short_alpha: 0.1,
+            noise_long_alpha: 0.005,
+            context_bins: 16,
+            context_order: 2,
+            context_decay: 1e-3,
             short_alpha: 0.5,
             long_alpha: 0.001,
-            min_spread: 0.05,
-            weights: [1.0, 1.0, 1.0, 0.3, 1.0],
-            z_scale: 0.5,
+            record_decay: 5e-4,
+            record_memory: 1.0,
+            record_floor: 0.3,
+            record_min: [5.0, 0.0, 0.7, 0.0, 1.1, 20.0, 0.0],
+            record_rise: [1.0, 1.0, 0.3, 1.0, 1.0, 0.1, 1.0],
+            weights: [1.0, 1.0, 0.7, 0.2, 1.0, 1.0, 1.0],
+            score_scale: 0.5,
             alarm_level: 0.5,
             refractory: 200,
             refractory_factor: 0.5,
-            calibration: 1,
-            record_decay: 1e-3,
-            record_memory: 1.0,
-            record_floor: 0.3,
-            record_extreme: 0.1,
-            alarm_penalty: 0.0,
-            alarm_decay: 2e-4,
             peak_decay: 0.99,
-            peak_margin: 1.0,
+            peak_margin: 1.5,
         }
     }
 }
@@ -157,148 +222,147 @@ impl Default for DetectorConfig {
 impl DetectorConfig {
     /// Checks every parameter and returns the configuration if it is usable.
     pub fn validated(self) -> Result<Self, ConfigError> {
-        let unit = |name: &str, v: f64| {
-            if v.is_finite() && v > 0.0 && v <= 1.0 {
+        let check = |name: &str, v: f64, ok: bool, what: &str| {
+            if v.is_finite() && ok {
                 Ok(())
             } else {
-                Err(ConfigError(format!("{name} must be in (0, 1], got {v}")))
+                Err(ConfigError(format!("{name} must be {what}, got {v}")))
             }
         };
+        let unit = |name: &str, v: f64| check(name, v, v > 0.0 && v <= 1.0, "in (0, 1]");
+        let fraction = |name: &str, v: f64| check(name, v, (0.0..1.0).contains(&v), "in [0, 1)");
+        let positive = |name: &str, v: f64| check(name, v, v > 0.0, "> 0");
+        let non_negative = |name: &str, v: f64| check(name, v, v >= 0.0, ">= 0");
         unit("level_alpha", self.level_alpha)?;
         unit("scale_alpha", self.scale_alpha)?;
+        unit("season_alpha", self.season_alpha)?;
+        unit("drift_alpha", self.drift_alpha)?;
         unit("noise_short_alpha", self.noise_short_alpha)?;
         unit("noise_long_alpha", self.noise_long_alpha)?;
-        unit("season_alpha", self.season_alpha)?;
         unit("short_alpha", self.short_alpha)?;
         unit("long_alpha", self.long_alpha)?;
         unit("alarm_level", self.alarm_level)?;
-        let non_negative = |name: &str, v: f64| {
-            if v.is_finite() && v >= 0.0 {
-                Ok(())
-            } else {
-                Err(ConfigError(format!(
-                    "{name} must be finite and >= 0, got {v}"
-                )))
-            }
-        };
-        non_negative("envelope_decay", self.envelope_decay)?;
-        non_negative("envelope_memory", self.envelope_memory)?;
-        non_negative("record_memory", self.record_memory)?;
-        non_negative("context_decay", self.context_decay)?;
-        non_negative("min_spread", self.min_spread)?;
-        non_negative("refractory_factor", self.refractory_factor)?;
+        fraction("envelope_decay", self.envelope_decay)?;
+        fraction("context_decay", self.context_decay)?;
+        fraction("record_decay", self.record_decay)?;
+        fraction("peak_decay", self.peak_decay)?;
+        positive("season_level_days", self.season_level_days)?;
+        positive("extreme_unit", self.extreme_unit)?;
+        positive("score_scale", self.score_scale)?;
         non_negative("season_gain", self.season_gain)?;
+        non_negative("extreme_noise", self.extreme_noise)?;
+        non_negative("extreme_slack", self.extreme_slack)?;
+        non_negative("record_memory", self.record_memory)?;
+        non_negative("record_floor", self.record_floor)?;
+        non_negative("refractory_factor", self.refractory_factor)?;
         non_negative("peak_margin", self.peak_margin)?;
-        non_negative("alarm_penalty", self.alarm_penalty)?;
-        unit("alarm_decay", self.alarm_decay)?;
-        if !(0.0..1.0).contains(&self.peak_decay) {
-            return Err(ConfigError("peak_decay must be in [0, 1)".into()));
+        for i in 0..FEATURES {
+            non_negative("record_min", self.record_min[i])?;
+            unit("record_rise", self.record_rise[i])?;
+            non_negative("weights", self.weights[i])?;
         }
-        for w in self.weights {
-            non_negative("weights", w)?;
-        }
-        if !(self.season_level_days.is_finite() && self.season_level_days > 0.0) {
-            return Err(ConfigError("season_level_days must be > 0".into()));
-        }
-        if !(self.z_scale.is_finite() && self.z_scale > 0.0) {
-            return Err(ConfigError("z_scale must be > 0".into()));
+        if !(1..=4).contains(&self.context_order) {
+            return Err(ConfigError(format!(
+                "context_order must be in 1..=4, got {}",
+                self.context_order
+            )));
         }
         if !(2..=64).contains(&self.context_bins) {
-            return Err(ConfigError("context_bins must be in 2..=64".into()));
-        }
-        if self.envelope_decay >= 1.0 || self.context_decay >= 1.0 {
-            return Err(ConfigError("decays must be < 1".into()));
+            return Err(ConfigError(format!(
+                "context_bins must be in 2..=64, got {}",
+                self.context_bins
+            )));
         }
         Ok(self)
     }
 }
 
-/// Exponentially weighted mean and mean absolute deviation of a feature, with a short
-/// average of recent values: the calibration of one feature.
+/// The record of one feature: its short-term average, long-run mean and (decaying)
+/// highest value.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-struct Calibration {
+struct Record {
     short: f64,
     mean: f64,
-    spread: f64,
-    seen: u32,
     top: f64,
+    seen: u32,
 }
 
-impl Calibration {
-    /// Returns the z-score of the short average of `value` against the past, then learns.
-    fn update(&mut self, value: f64, c: &DetectorConfig) -> f64 {
+impl Record {
+    /// Returns by how much the short average of `value` breaks the record of the past,
+    /// relative to the record's height above the mean; then learns. The record never
+    /// falls below `minimum`, and rises towards a higher value by the fraction `rise`
+    /// per point.
+    fn update(&mut self, value: f64, minimum: f64, rise: f64, c: &DetectorConfig) -> f64 {
         if self.seen == 0 {
             self.short = value;
             self.mean = value;
-            self.spread = 0.0;
-            self.seen = 1;
-            return 0.0;
-        }
-        self.short += c.short_alpha * (value - self.short);
-        let z = (self.short - self.mean) / self.spread.max(c.min_spread);
-        // Learn faster at the start (running average until 1/long_alpha points).
-        self.seen = self.seen.saturating_add(1);
-        let a = (1.0 / f64::from(self.seen)).max(c.long_alpha);
-        let d = value - self.mean;
-        self.mean += a * d;
-        self.spread += a * (d.abs() - self.spread);
-        z
-    }
-
-    /// Returns by how much the short average of `value` breaks the (decaying) record of
-    /// the past, relative to the record's height above the mean; then learns.
-    fn record(&mut self, value: f64, c: &DetectorConfig) -> f64 {
-        if self.seen == 0 {
-            self.short = value;
-            self.mean = value;
-            self.top = value;
+            self.top = value.max(minimum);
             self.seen = 1;
             return 0.0;
         }
         self.short += c.short_alpha * (value - self.short);
         let height = (self.top - self.mean).max(0.0) + c.record_floor * self.mean.abs() + 1e-12;
-        let r = (self.short - self.top).max(0.0) / height;
+        let broken = (self.short - self.top).max(0.0) / height;
         self.seen = self.seen.saturating_add(1);
+        // A running average at first, then exponentially weighted.
         let a = (1.0 / f64::from(self.seen)).max(c.long_alpha);
         self.mean += a * (value - self.mean);
+        let floor = self.mean.max(minimum);
         let decay = c.record_decay.max(c.record_memory / f64::from(self.seen));
-        self.top = self
-            .short
-            .max(self.mean + (self.top - self.mean) * (1.0 - decay));
-        r
+        let decayed = floor + (self.top - floor) * (1.0 - decay);
+        self.top = if self.short > decayed {
+            decayed + rise * (self.short - decayed)
+        } else {
+            decayed
+        }
+        .max(floor);
+        broken
     }
 }
 
-/// The streaming state of one series: feed it readings in time order with
-/// [`SeriesDetector::score`]. Its size is fixed (independent of the series length).
+/// The streaming state of one series: feed it the readings in time order with
+/// [`SeriesDetector::score`]. Its size is fixed, independent of the series length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SeriesDetector {
+    #[serde(deserialize_with = "valid_config")]
     config: DetectorConfig,
     seen: u64,
     last_time: Option<i64>,
     last_value: f64,
-    /// Exponentially weighted mean of ln(time step).
+    /// Exponentially weighted mean of ln(time step in ms).
     log_step: f64,
+    /// Fast level and mean absolute innovation of the deseasonalised values.
     level: f64,
     scale: f64,
+    drift_level: f64,
+    /// Envelope of the values, and of their smoothed values.
     hi: f64,
     lo: f64,
+    smooth: f64,
+    smooth_hi: f64,
+    smooth_lo: f64,
+    /// Short- and long-term mean absolute step.
     noise_short: f64,
     noise_long: f64,
+    /// Consecutive exact repeats of the value.
+    repeats: f64,
+    /// Daily profile: slow level, per-bin offsets and visit counts, and the spreads
+    /// without and with the profile.
     slow_level: f64,
-    season: Vec<f64>,
-    season_seen: Vec<u32>,
+    season: [f64; DAY_BINS],
+    season_seen: [u32; DAY_BINS],
     plain_spread: f64,
     season_spread: f64,
     season_on: bool,
+    /// Context counts (scaled by `context_unit`) and the last quantised values.
+    #[serde(deserialize_with = "context_table")]
     context: Vec<f64>,
     context_unit: f64,
     context_key: u32,
-    calib: Vec<Calibration>,
-    cooldown: u32,
+    records: [Record; FEATURES],
     peak: f64,
-    alarms: f64,
-    last_feature: u8,
+    cooldown: u32,
+    last_feature: Option<Feature>,
 }
 
 impl SeriesDetector {
@@ -312,24 +376,28 @@ impl SeriesDetector {
             log_step: 0.0,
             level: 0.0,
             scale: 0.0,
+            drift_level: 0.0,
             hi: 0.0,
             lo: 0.0,
+            smooth: 0.0,
+            smooth_hi: 0.0,
+            smooth_lo: 0.0,
             noise_short: 0.0,
             noise_long: 0.0,
+            repeats: 0.0,
             slow_level: 0.0,
-            season: vec![0.0; DAY_BINS],
-            season_seen: vec![0; DAY_BINS],
+            season: [0.0; DAY_BINS],
+            season_seen: [0; DAY_BINS],
             plain_spread: 0.0,
             season_spread: 0.0,
             season_on: false,
             context: vec![0.0; CONTEXT_TABLE],
-            context_key: 0,
             context_unit: 1.0,
-            calib: vec![Calibration::default(); FEATURES],
-            cooldown: 0,
+            context_key: 0,
+            records: Default::default(),
             peak: 0.0,
-            alarms: 0.0,
-            last_feature: 0,
+            cooldown: 0,
+            last_feature: None,
         }
     }
 
@@ -338,21 +406,21 @@ impl SeriesDetector {
         &self.config
     }
 
-    /// Which feature drove the last score (1-based index into
-    /// [`DetectorConfig::weights`]; 0 when none).
-    pub fn last_feature(&self) -> u8 {
-        self.last_feature
-    }
-
     /// Number of readings accepted so far.
     pub fn seen(&self) -> u64 {
         self.seen
     }
 
+    /// The feature that drove the last score, if any broke its record.
+    pub fn last_feature(&self) -> Option<Feature> {
+        self.last_feature
+    }
+
     /// Scores the reading `value` taken at `time_ms` (milliseconds since the Unix
     /// epoch), then learns from it. Returns a score in `[0, 1]`, higher meaning more
-    /// anomalous. Time steps may be irregular, zero (repeated timestamps) or large
-    /// (gaps); a non-finite value, or a time going backwards, is ignored (score 0).
+    /// anomalous. Time steps may be irregular, zero (repeated timestamps) or long
+    /// (gaps); a non-finite value, or a time earlier than the previous one, is ignored
+    /// (score 0, state unchanged).
     pub fn score(&mut self, time_ms: i64, value: f64) -> f64 {
         if !value.is_finite() || self.last_time.is_some_and(|t| time_ms < t) {
             return 0.0;
@@ -363,17 +431,23 @@ impl SeriesDetector {
             self.last_time = Some(time_ms);
             self.last_value = value;
             self.level = value;
+            self.drift_level = value;
             self.hi = value;
             self.lo = value;
+            self.smooth = value;
+            self.smooth_hi = value;
+            self.smooth_lo = value;
             self.slow_level = value;
             return 0.0;
         }
-        let step_ms = (time_ms - self.last_time.unwrap_or(time_ms)).max(0) as f64;
+        let step_ms = time_ms
+            .saturating_sub(self.last_time.unwrap_or(time_ms))
+            .max(0) as f64;
         self.last_time = Some(time_ms);
         self.seen += 1;
 
-        // Time step and gap feature.
-        let ln_step = (step_ms.max(1.0)).ln();
+        // Gap: the time step against the typical one.
+        let ln_step = step_ms.max(1.0).ln();
         let gap = if self.seen <= 2 {
             self.log_step = ln_step;
             0.0
@@ -382,38 +456,38 @@ impl SeriesDetector {
         };
         self.log_step += 0.01 * (ln_step - self.log_step);
 
-        // Daily seasonality.
-        let day_frac = (time_ms.rem_euclid(DAY_MS as i64)) as f64 / DAY_MS;
-        let bin = ((day_frac * DAY_BINS as f64) as usize).min(DAY_BINS - 1);
-        let tau_ms = c.season_level_days * DAY_MS;
-        let a_slow = 1.0 - (-step_ms / tau_ms).exp();
+        // Daily profile of the deviation from a slow (time-based) level, by UTC hour.
+        let bin = ((time_ms.rem_euclid(DAY_MS as i64) as f64 / DAY_MS * DAY_BINS as f64) as usize)
+            .min(DAY_BINS - 1);
+        let a_slow = 1.0 - (-step_ms / (c.season_level_days * DAY_MS)).exp();
         self.slow_level += a_slow * (value - self.slow_level);
         let plain_dev = value - self.slow_level;
-        let season_dev = plain_dev - self.season[bin];
+        let expected = self.season[bin];
+        let season_dev = plain_dev - expected;
         if self.season_seen[bin] >= 2 {
             self.plain_spread += 0.01 * (plain_dev.abs() - self.plain_spread);
             self.season_spread += 0.01 * (season_dev.abs() - self.season_spread);
         }
         let ratio = self.season_spread / self.plain_spread.max(1e-12);
         let was_on = self.season_on;
-        if self.season_on {
-            self.season_on = ratio < c.season_gain + 0.1;
+        self.season_on = if was_on {
+            ratio < c.season_gain + 0.1
         } else {
-            self.season_on = ratio < c.season_gain && self.season_seen.iter().all(|&n| n >= 3);
-        }
+            ratio < c.season_gain && self.season_seen.iter().all(|&n| n >= 3)
+        };
         // Keep the fast level continuous when the profile is switched on or off.
         match (was_on, self.season_on) {
-            (false, true) => self.level -= self.season[bin],
-            (true, false) => self.level += self.season[bin],
+            (false, true) => self.level -= expected,
+            (true, false) => self.level += expected,
             _ => {}
         }
         let y = if self.season_on {
-            value - self.season[bin]
+            value - expected
         } else {
             value
         };
-        let a_bin = (1.0 / f64::from(self.season_seen[bin] + 1)).max(c.season_alpha);
-        self.season[bin] += a_bin * (plain_dev - self.season[bin]);
+        let a_bin = (1.0 / f64::from(self.season_seen[bin].saturating_add(1))).max(c.season_alpha);
+        self.season[bin] += a_bin * season_dev;
         self.season_seen[bin] = self.season_seen[bin].saturating_add(1);
 
         // Deviation from the fast level, in units of the long-run innovation.
@@ -424,20 +498,34 @@ impl SeriesDetector {
         let a_scale = (1.0 / self.seen as f64).max(c.scale_alpha);
         self.scale += a_scale * (innovation.abs() - self.scale);
         self.level += c.level_alpha * innovation;
+        // Drift: the fast level against a slow one, in units of noise.
+        let drift = (self.level - self.drift_level).abs() / (self.scale + tiny);
+        self.drift_level += c.drift_alpha * (self.level - self.drift_level);
 
-        // New extremes.
+        // New extremes: beyond an envelope of the values that contracts slowly, but
+        // never to less than `extreme_noise` noise units beyond the smoothed values'.
         let width = range + self.scale + tiny;
-        let extreme = ((value - self.hi).max(0.0) + (self.lo - value).max(0.0)) / width;
-        self.hi = self.hi.max(value);
-        self.lo = self.lo.min(value);
-        let mid = self.level;
-        let decay = c.envelope_decay.max(c.envelope_memory / self.seen as f64);
-        self.hi -= decay * (self.hi - mid).max(0.0);
-        self.lo += decay * (mid - self.lo).max(0.0);
+        let excess = (value - self.hi).max(0.0) + (self.lo - value).max(0.0);
+        let extreme = (excess - c.extreme_slack * self.scale).max(0.0) / width;
+        self.smooth += c.level_alpha * (value - self.smooth);
+        let decay = c.envelope_decay;
+        self.smooth_hi = self
+            .smooth
+            .max(self.smooth_hi - decay * (self.smooth_hi - self.smooth));
+        self.smooth_lo = self
+            .smooth
+            .min(self.smooth_lo + decay * (self.smooth - self.smooth_lo));
+        let margin = c.extreme_noise * self.scale;
+        let hi_floor = (self.smooth_hi + margin).min(self.hi);
+        let lo_floor = (self.smooth_lo - margin).max(self.lo);
+        self.hi = value.max(self.hi - decay * (self.hi - hi_floor));
+        self.lo = value.min(self.lo + decay * (lo_floor - self.lo));
 
-        // Change of noise.
+        // Stuck sensor and change of noise, from the step.
         let step = (value - self.last_value).abs();
         self.last_value = value;
+        self.repeats = if step == 0.0 { self.repeats + 1.0 } else { 0.0 };
+        let stuck = self.repeats;
         let noise_floor = tiny + 1e-3 * self.noise_long;
         let noise = if self.seen <= 2 {
             self.noise_short = step;
@@ -452,7 +540,7 @@ impl SeriesDetector {
         let a_noise = (1.0 / self.seen as f64).max(c.noise_long_alpha);
         self.noise_long += a_noise * (step - self.noise_long);
 
-        // Context novelty over quantised values.
+        // Context: novelty of the last `context_order` quantised values.
         let bins = c.context_bins;
         let q = if range > 0.0 {
             (((value - self.lo) / (self.hi - self.lo + tiny) * f64::from(bins)) as i64)
@@ -460,12 +548,13 @@ impl SeriesDetector {
         } else {
             0
         };
-        let key = ((self.context_key * 64 + q) as usize) % (64 * 64 * 64);
-        self.context_key = (key % (64 * 64)) as u32;
+        let history = 64usize.pow(c.context_order - 1);
+        let key = (self.context_key as usize % history) * 64 + q as usize;
+        self.context_key = (key % history) as u32;
         let slot = (key.wrapping_mul(0x9E37_79B1) >> 7) % CONTEXT_TABLE;
         let count = self.context[slot] / self.context_unit;
         let context = 1.0 / (1.0 + count);
-        // Decay by growing the increment instead of shrinking every count.
+        // Decay every count by growing the increment instead.
         self.context[slot] += self.context_unit;
         self.context_unit /= 1.0 - c.context_decay;
         if self.context_unit > 1e100 {
@@ -475,33 +564,33 @@ impl SeriesDetector {
             self.context_unit = 1.0;
         }
 
-        // Calibration and combination.
-        let raw = [deviation, extreme, noise, context, gap];
+        // Calibration by records, and the strongest feature.
+        let raw = [deviation, extreme, noise, context, gap, stuck, drift];
         let mut best = 0.0f64;
-        self.last_feature = 0;
-        for (i, (&f, cal)) in raw.iter().zip(self.calib.iter_mut()).enumerate() {
-            let z = match c.calibration {
-                0 => cal.update(f.min(1e12).ln_1p(), c),
-                _ if i == 1 => f / c.record_extreme,
-                _ => cal.record(f.min(1e12).ln_1p(), c),
+        self.last_feature = None;
+        for (i, (&f, record)) in raw.iter().zip(&mut self.records).enumerate() {
+            let broken = if Feature::ALL[i] == Feature::Extreme {
+                f / c.extreme_unit
+            } else {
+                let minimum = c.record_min[i].ln_1p();
+                record.update(f.min(1e12).ln_1p(), minimum, c.record_rise[i], c)
             };
-            if c.weights[i] * z > best {
-                best = c.weights[i] * z;
-                self.last_feature = i as u8 + 1;
+            let weighted = c.weights[i] * broken;
+            if weighted > best {
+                best = weighted;
+                self.last_feature = Some(Feature::ALL[i]);
             }
         }
         if self.seen <= u64::from(c.warmup) {
             return 0.0;
         }
-        // The more alarms this series raised recently, the higher the bar.
-        let best = best / (1.0 + c.alarm_penalty * self.alarms);
-        self.alarms *= 1.0 - c.alarm_decay;
-        let mut score = 1.0 - (-best.max(0.0) / c.z_scale).exp();
-        // Only a score above the recent (decaying) peak is passed on in full: repeated
-        // alarms about one incident are damped, whatever the threshold.
-        let peak = self.peak;
-        self.peak = (self.peak * c.peak_decay).max(score);
-        if score < peak * c.peak_margin {
+
+        // Post-processing: damp what repeats a recent alarm.
+        let mut score = 1.0 - (-best / c.score_scale).exp();
+        if score >= self.peak * c.peak_margin {
+            self.peak = score;
+        } else {
+            self.peak *= c.peak_decay;
             score *= c.refractory_factor;
         }
         if self.cooldown > 0 {
@@ -509,10 +598,32 @@ impl SeriesDetector {
             score *= c.refractory_factor;
         } else if score >= c.alarm_level {
             self.cooldown = c.refractory;
-            self.alarms += 1.0;
         }
-        score.clamp(0.0, 1.0)
+        if score.is_nan() {
+            0.0
+        } else {
+            score.clamp(0.0, 1.0)
+        }
     }
+}
+
+/// Deserialises a detector's configuration, which must be valid.
+fn valid_config<'de, D: Deserializer<'de>>(d: D) -> Result<DetectorConfig, D::Error> {
+    DetectorConfig::deserialize(d)?
+        .validated()
+        .map_err(serde::de::Error::custom)
+}
+
+/// Deserialises the context count table, which must have its fixed size.
+fn context_table<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let table = Vec::<f64>::deserialize(d)?;
+    if table.len() != CONTEXT_TABLE {
+        return Err(serde::de::Error::invalid_length(
+            table.len(),
+            &"the context table's size",
+        ));
+    }
+    Ok(table)
 }
 
 /// Scores a whole series with a fresh detector: one score per point, in order.
@@ -544,8 +655,8 @@ pub fn score_corpus(corpus: &Corpus, config: &DetectorConfig) -> Vec<Vec<f64>> {
 }
 
 /// Runs the detector on every series of `corpus` and scores it with NAB's three
-/// profiles (standard, reward_low_FP_rate, reward_low_FN_rate), each with its
-/// corpus-wide optimal threshold.
+/// profiles (standard, reward_low_FP_rate, reward_low_FN_rate, in that order), each
+/// at its corpus-wide optimal threshold.
 pub fn evaluate_nab(
     corpus: &Corpus,
     config: &DetectorConfig,
@@ -556,4 +667,244 @@ pub fn evaluate_nab(
         .iter()
         .map(|p| sweep.evaluate(p, ThresholdSearch::Sweep))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE: i64 = 60_000;
+    const STEP: i64 = 5 * MINUTE;
+    /// Points per day at a 5-minute step.
+    const DAY: usize = 288;
+    /// 2024-01-01 00:00 UTC.
+    const T0: i64 = 1_704_067_200_000;
+
+    /// A small deterministic generator of standard normal noise (xorshift + Box-Muller).
+    struct Noise(u64);
+
+    impl Noise {
+        fn uniform(&mut self) -> f64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+        }
+
+        fn normal(&mut self) -> f64 {
+            let (u, v) = (self.uniform(), self.uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        }
+    }
+
+    /// Noise of the synthetic series (5 % of the daily amplitude).
+    const SIGMA: f64 = 0.5;
+
+    /// Daily sine (amplitude 10 around 50) with noise, every 5 minutes.
+    fn seasonal(days: usize, seed: u64) -> Vec<(i64, f64)> {
+        let mut noise = Noise(seed);
+        (0..days * DAY)
+            .map(|i| {
+                let t = T0 + i as i64 * STEP;
+                let phase = (i % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
+                (t, 50.0 + 10.0 * phase.sin() + SIGMA * noise.normal())
+            })
+            .collect()
+    }
+
+    fn scores(points: &[(i64, f64)]) -> Vec<f64> {
+        score_series(&DetectorConfig::default(), points.iter().copied())
+    }
+
+    fn max_in(scores: &[f64], range: std::ops::Range<usize>) -> f64 {
+        scores[range].iter().copied().fold(0.0, f64::max)
+    }
+
+    /// The anomaly starting at row `at` is detected within `within` rows, and nothing
+    /// fires between the warm-up (one week) and `at`.
+    fn assert_detected(points: &[(i64, f64)], at: usize, within: usize, what: &str) {
+        let s = scores(points);
+        let before = max_in(&s, 7 * DAY..at);
+        let after = max_in(&s, at..at + within);
+        assert!(
+            before < NAB_THRESHOLD,
+            "{what}: false alarm before the change ({before})"
+        );
+        assert!(
+            after >= NAB_THRESHOLD,
+            "{what}: not detected (max {after} after the change)"
+        );
+    }
+
+    const AT: usize = 16 * DAY + 100;
+
+    #[test]
+    fn clean_seasonal_series_raises_no_alarm_after_warm_up() {
+        for seed in 1..=5 {
+            let s = scores(&seasonal(35, seed));
+            assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
+            let worst = max_in(&s, 7 * DAY..s.len());
+            assert!(worst < NAB_THRESHOLD, "seed {seed}: {worst}");
+        }
+    }
+
+    #[test]
+    fn detects_a_spike() {
+        let mut p = seasonal(21, 7);
+        p[AT].1 += 15.0;
+        assert_detected(&p, AT, 1, "spike");
+    }
+
+    #[test]
+    fn detects_a_level_shift() {
+        let mut p = seasonal(21, 8);
+        for x in &mut p[AT..] {
+            x.1 += 8.0;
+        }
+        assert_detected(&p, AT, 12, "level shift");
+    }
+
+    #[test]
+    fn detects_a_drift() {
+        let mut p = seasonal(21, 9);
+        for (k, x) in p[AT..].iter_mut().enumerate() {
+            x.1 += 0.05 * k as f64;
+        }
+        assert_detected(&p, AT, DAY, "drift");
+    }
+
+    #[test]
+    fn detects_a_stuck_sensor() {
+        let mut p = seasonal(21, 10);
+        let stuck = p[AT].1;
+        for x in &mut p[AT..] {
+            x.1 = stuck;
+        }
+        assert_detected(&p, AT, 24, "stuck sensor");
+    }
+
+    #[test]
+    fn detects_a_change_of_noise() {
+        let mut p = seasonal(21, 11);
+        let mut noise = Noise(99);
+        for x in &mut p[AT..] {
+            x.1 += 5.0 * SIGMA * noise.normal();
+        }
+        assert_detected(&p, AT, DAY / 4, "noise change");
+    }
+
+    #[test]
+    fn detects_a_change_of_seasonality() {
+        // The daily cycle shifts by six hours.
+        let mut p = seasonal(21, 12);
+        let mut noise = Noise(5);
+        for (i, x) in p.iter_mut().enumerate().skip(AT) {
+            let phase = ((i + DAY / 4) % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
+            x.1 = 50.0 + 10.0 * phase.sin() + SIGMA * noise.normal();
+        }
+        assert_detected(&p, AT, DAY / 2, "seasonality change");
+    }
+
+    #[test]
+    fn irregular_sampling_is_handled_and_gaps_are_flagged() {
+        // Steps of 1 to 9 minutes; 12 hours without data from day 16.
+        let mut noise = Noise(13);
+        let mut t = T0;
+        let mut p = Vec::new();
+        while t < T0 + 21 * 86_400_000 {
+            let phase = (t - T0) as f64 / DAY_MS * std::f64::consts::TAU;
+            p.push((t, 50.0 + 10.0 * phase.sin() + SIGMA * noise.normal()));
+            t += MINUTE * (1 + (noise.uniform() * 9.0) as i64);
+        }
+        let index = |ms: i64| p.iter().position(|&(t, _)| t >= T0 + ms).unwrap();
+        let (week, at, resume) = (
+            index(7 * 86_400_000),
+            index(16 * 86_400_000),
+            index(16 * 86_400_000 + 43_200_000),
+        );
+        let mut gapped: Vec<(i64, f64)> = p[..at].to_vec();
+        gapped.extend_from_slice(&p[resume..]);
+        // Irregular sampling raises no alarm; 12 hours of silence are flagged when the
+        // data resume.
+        let s = scores(&gapped);
+        let before = max_in(&s, week..at);
+        assert!(before < NAB_THRESHOLD, "false alarm {before}");
+        let resumed = max_in(&s, at..at + 3);
+        assert!(resumed >= NAB_THRESHOLD, "gap missed: {resumed}");
+        let after = max_in(&s, at + DAY..s.len());
+        assert!(after < NAB_THRESHOLD, "false alarm after the gap {after}");
+        // A spike in irregularly sampled data is detected at once.
+        let mut spiky = p.clone();
+        spiky[at].1 += 15.0;
+        let s = scores(&spiky);
+        assert!(s[at] >= NAB_THRESHOLD, "spike not flagged: {}", s[at]);
+    }
+
+    #[test]
+    fn odd_input_is_handled_gracefully() {
+        let mut d = SeriesDetector::new(&DetectorConfig::default());
+        assert_eq!(d.score(T0, f64::NAN), 0.0);
+        assert_eq!(d.score(T0, f64::INFINITY), 0.0);
+        for i in 0..500 {
+            // Repeated timestamps, constant then huge values.
+            let v = if i < 300 { 1.0 } else { 1e300 * (i % 2) as f64 };
+            let s = d.score(T0 + (i / 3) * STEP, v);
+            assert!((0.0..=1.0).contains(&s), "{s}");
+        }
+        assert_eq!(
+            d.score(T0 - STEP, 1.0),
+            0.0,
+            "time going backwards is ignored"
+        );
+        for _ in 0..3 {
+            let s = d.score(i64::MAX, f64::MAX);
+            assert!((0.0..=1.0).contains(&s), "{s}");
+        }
+        assert_eq!(d.score(i64::MIN, 0.0), 0.0);
+        let mut d = SeriesDetector::new(&DetectorConfig::default());
+        d.score(i64::MIN, -f64::MAX);
+        let s = d.score(i64::MAX, f64::MAX);
+        assert!((0.0..=1.0).contains(&s), "{s}");
+    }
+
+    #[test]
+    fn state_round_trips_through_json_and_resumes_identically() {
+        let mut p = seasonal(10, 21);
+        p[2000].1 += 20.0;
+        let whole = scores(&p);
+        let mut d = SeriesDetector::new(&DetectorConfig::default());
+        let mut resumed: Vec<f64> = p[..1500].iter().map(|&(t, v)| d.score(t, v)).collect();
+        let json = serde_json::to_string(&d).unwrap();
+        let mut d: SeriesDetector = serde_json::from_str(&json).unwrap();
+        resumed.extend(p[1500..].iter().map(|&(t, v)| d.score(t, v)));
+        assert_eq!(whole, resumed);
+        assert!(json.len() < 64_000, "state is {} bytes", json.len());
+        // A damaged state is refused rather than trusted.
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["context"].as_array_mut().unwrap().pop();
+        assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["config"]["context_bins"] = 0.into();
+        assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(DetectorConfig::default().validated().is_ok());
+        let bad = DetectorConfig {
+            level_alpha: 0.0,
+            ..DetectorConfig::default()
+        };
+        assert!(bad.validated().is_err());
+        let bad = DetectorConfig {
+            score_scale: f64::NAN,
+            ..DetectorConfig::default()
+        };
+        assert!(bad.validated().is_err());
+        let json = serde_json::to_string(&DetectorConfig::default()).unwrap();
+        let back: DetectorConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, DetectorConfig::default());
+        let partial: DetectorConfig = serde_json::from_str(r#"{"refractory": 10}"#).unwrap();
+        assert_eq!(partial.refractory, 10);
+    }
 }

@@ -52,7 +52,7 @@ impl Default for DetectionConfig {
 
 /// The default anomaly threshold: the one the NAB evaluation optimises for the
 /// standard profile with the default detector.
-pub const DEFAULT_THRESHOLD: f64 = 0.5;
+pub const DEFAULT_THRESHOLD: f64 = vigie_detect::detector::NAB_THRESHOLD;
 
 /// What is stored per series besides its readings.
 #[derive(Clone, Serialize, Deserialize)]

@@ -1,0 +1,76 @@
+//! Regression test: the default detector's NAB scores must not fall.
+//!
+//! Runs [`vigie_detect::detector::evaluate_nab`] with the default configuration over the
+//! NAB corpus (`../shared/data/nab` from the repository root, or `VIGIE_NAB_DIR`) and
+//! checks each profile's normalised score against the score achieved when the default
+//! was tuned, minus [`TOLERANCE`]. Without the corpus the test prints a note and passes,
+//! except under CI (`CI` set), where it must run.
+//!
+//! The detector is deterministic, so the scores only move when its code or defaults
+//! change; the tolerance of half a point absorbs floating-point differences between
+//! platforms (`exp`/`ln` implementations) that could flip a detection at the threshold
+//! (one window detected or missed moves the standard score by about 0.8 point, one
+//! false positive by about 0.05), while still catching any real regression.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use vigie_detect::detector::{DetectorConfig, evaluate_nab};
+use vigie_detect::nab::corpus::Corpus;
+
+/// Normalised scores achieved by the default configuration: standard,
+/// reward_low_FP_rate, reward_low_FN_rate.
+const ACHIEVED: [(&str, f64); 3] = [
+    ("standard", 68.58),
+    ("reward_low_FP_rate", 58.97),
+    ("reward_low_FN_rate", 73.88),
+];
+/// Allowed drop, in normalised points.
+const TOLERANCE: f64 = 0.5;
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIE_NAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/data/nab"
+            ))
+        });
+    if dir.join("labels/combined_windows.json").is_file() {
+        Some(dir)
+    } else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the NAB corpus is missing at {}",
+            dir.display()
+        );
+        eprintln!("NAB corpus not found at {}: skipping", dir.display());
+        None
+    }
+}
+
+#[test]
+fn default_detector_keeps_its_nab_scores() {
+    let Some(dir) = corpus_dir() else { return };
+    let started = Instant::now();
+    let corpus = Corpus::load(&dir).expect("load the NAB corpus");
+    let results = evaluate_nab(&corpus, &DetectorConfig::default()).expect("score the corpus");
+    eprintln!("NAB evaluated in {:.2?}", started.elapsed());
+    assert_eq!(results.len(), ACHIEVED.len());
+    for (result, (profile, achieved)) in results.iter().zip(ACHIEVED) {
+        assert_eq!(result.profile, profile);
+        let score = result.normalised.expect("a normalised score");
+        eprintln!(
+            "{profile:>18}: {score:.2} (threshold {:.4}, {} of {} windows, {} false positives)",
+            result.threshold,
+            result.detected_windows,
+            result.scored_windows,
+            result.counts.false_positives
+        );
+        assert!(
+            score >= achieved - TOLERANCE,
+            "{profile}: {score:.3} fell below {achieved} - {TOLERANCE}"
+        );
+    }
+}
