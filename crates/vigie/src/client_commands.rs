@@ -199,9 +199,10 @@ enum Reporter {
 impl Reporter {
     fn new(total: u64, already: u64) -> Self {
         if std::io::stderr().is_terminal() {
-            let bar = indicatif::ProgressBar::new(total);
+            // The bar counts this run's readings only, so its rate and ETA are this run's.
+            let bar = indicatif::ProgressBar::new(total - already);
             let style = indicatif::ProgressStyle::with_template(
-                "{bar:40} {human_pos}/{human_len} readings  {rate}  ETA {eta}",
+                "{bar:40} {human_pos}/{human_len} readings{msg}  {rate}  ETA {eta}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
             .with_key(
@@ -211,8 +212,9 @@ impl Reporter {
                 },
             );
             bar.set_style(style);
-            bar.set_position(already);
-            bar.reset_eta();
+            if already > 0 {
+                bar.set_message(format!(" (+{already} accepted earlier)"));
+            }
             Self::Bar(bar)
         } else {
             let now = Instant::now();
