@@ -10,8 +10,10 @@
 //!
 //! 1. **Features**, each measuring one way a reading can be surprising ([`Feature`]):
 //!    * *deviation*: distance of the deseasonalised value from a fast exponentially
-//!      weighted level, in units of the long-run mean absolute innovation (spikes,
-//!      level shifts, drifts once large enough);
+//!      weighted level, in units of noise: the geometric mean of the long-run mean
+//!      absolute innovation and that of the current hour of the day (many series are
+//!      noisier at some hours than at others) (spikes, level shifts, drifts once large
+//!      enough);
 //!    * *extreme*: excess of the value beyond a slowly contracting envelope of the
 //!      values seen so far, relative to the envelope's width (new highs and lows,
 //!      which many real incidents are); the envelope never contracts to within a few
@@ -23,8 +25,8 @@
 //!      table of fixed size (the idea of CAD OSE);
 //!    * *gap*: log-ratio of the time step to the typical time step;
 //!    * *stuck*: how many times in a row the value repeated exactly;
-//!    * *drift*: distance of the fast level from a slow one, in units of noise (slow
-//!      drifts and level shifts that no single reading reveals).
+//!    * *drift*: distance of the fast level from a slow one, in the same units of
+//!      noise (slow drifts and level shifts that no single reading reveals).
 //!
 //!    A daily profile (24 hour-of-day bins of the deviation from a one-day level, learnt
 //!    online) is subtracted first when it explains enough of the spread; its time
@@ -41,8 +43,11 @@
 //!    innovations for the deviation) keep well-behaved series quiet. The extreme
 //!    feature, already relative to the envelope's width, is used as it is.
 //! 3. **Post-processing**: the score is the strongest weighted feature, mapped to
-//!    `[0, 1)` by `1 - exp(-r / score_scale)`. A score is passed on in full only if it
-//!    exceeds the last score passed in full (decaying) by half again; otherwise, and
+//!    `[0, 1)` by `1 - exp(-r / score_scale)`. Before that, a surprise no stronger than
+//!    the (decaying, over about two days) strongest one seen at the same hour of the
+//!    day is halved: what recurs daily, such as a nightly job, is not novel. A score
+//!    is passed on in full only if it exceeds the last score passed in full
+//!    (decaying) by half again; otherwise, and
 //!    for a refractory period after an alarm (a score of at least
 //!    [`DetectorConfig::alarm_level`]), it is halved: repeated alarms about one
 //!    incident only add false positives (NAB rewards the first detection in a window
@@ -67,7 +72,7 @@ const CONTEXT_TABLE: usize = 1024;
 
 /// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
 /// the default configuration: scores at or above it are alarms.
-pub const NAB_THRESHOLD: f64 = 0.2552;
+pub const NAB_THRESHOLD: f64 = 0.3188;
 
 /// The features of the detector, in the order of the per-feature parameters of
 /// [`DetectorConfig`] (such as [`DetectorConfig::weights`]).
@@ -180,6 +185,16 @@ pub struct DetectorConfig {
     pub peak_decay: f64,
     /// A score below this multiple of the recent peak is damped.
     pub peak_margin: f64,
+    /// Time constant (days) of the memory of past surprises per hour of the day.
+    pub recur_days: f64,
+    /// A surprise below this multiple of the remembered surprise at the same hour of
+    /// the day is damped by `recur_factor` (0 disables).
+    pub recur_margin: f64,
+    /// Factor applied to a surprise that recurs at the same hour of the day.
+    pub recur_factor: f64,
+    /// Exponent of the hour-of-day mean absolute innovation in the unit of the
+    /// deviation (0: only the long-run innovation, 1: only that of the hour).
+    pub hour_scale: f64,
 }
 
 impl Default for DetectorConfig {
@@ -187,8 +202,8 @@ impl Default for DetectorConfig {
         Self {
             warmup: 50,
             level_alpha: 0.2,
-            scale_alpha: 0.005,
-            drift_alpha: 0.005,
+            scale_alpha: 0.00625,
+            drift_alpha: 0.00625,
             season_level_days: 1.0,
             season_alpha: 0.05,
             season_gain: 0.7,
@@ -200,21 +215,25 @@ impl Default for DetectorConfig {
             noise_long_alpha: 0.005,
             context_bins: 16,
             context_order: 2,
-            context_decay: 1e-3,
+            context_decay: 8e-4,
             short_alpha: 0.5,
-            long_alpha: 0.001,
+            long_alpha: 6.4e-4,
             record_decay: 5e-4,
             record_memory: 1.0,
-            record_floor: 0.3,
-            record_min: [5.0, 0.0, 0.7, 0.0, 1.1, 20.0, 0.0],
+            record_floor: 0.19,
+            record_min: [5.0, 0.0, 0.5, 0.0, 1.1, 20.0, 0.0],
             record_rise: [1.0, 1.0, 0.3, 1.0, 1.0, 0.1, 1.0],
             weights: [1.0, 1.0, 0.7, 0.2, 1.0, 1.0, 1.0],
-            score_scale: 0.5,
+            score_scale: 0.4,
             alarm_level: 0.5,
             refractory: 200,
             refractory_factor: 0.5,
-            peak_decay: 0.99,
+            peak_decay: 0.986,
             peak_margin: 1.5,
+            recur_days: 2.0,
+            recur_margin: 1.0,
+            recur_factor: 0.5,
+            hour_scale: 0.5,
         }
     }
 }
@@ -256,6 +275,11 @@ impl DetectorConfig {
         non_negative("record_floor", self.record_floor)?;
         non_negative("refractory_factor", self.refractory_factor)?;
         non_negative("peak_margin", self.peak_margin)?;
+        positive("recur_days", self.recur_days)?;
+        non_negative("recur_margin", self.recur_margin)?;
+        non_negative("recur_factor", self.recur_factor)?;
+        let hour = self.hour_scale;
+        check("hour_scale", hour, (0.0..=1.0).contains(&hour), "in [0, 1]")?;
         for i in 0..FEATURES {
             non_negative("record_min", self.record_min[i])?;
             unit("record_rise", self.record_rise[i])?;
@@ -362,6 +386,14 @@ pub struct SeriesDetector {
     records: [Record; FEATURES],
     peak: f64,
     cooldown: u32,
+    /// Decaying memory of the surprise (weighted record ratio) per hour of the day.
+    #[serde(default)]
+    recur: [f64; DAY_BINS],
+    /// Mean absolute innovation per hour of the day, and visit counts.
+    #[serde(default)]
+    hour_scale: [f64; DAY_BINS],
+    #[serde(default)]
+    hour_seen: [u32; DAY_BINS],
     last_feature: Option<Feature>,
 }
 
@@ -397,6 +429,9 @@ impl SeriesDetector {
             records: Default::default(),
             peak: 0.0,
             cooldown: 0,
+            recur: [0.0; DAY_BINS],
+            hour_scale: [0.0; DAY_BINS],
+            hour_seen: [0; DAY_BINS],
             last_feature: None,
         }
     }
@@ -494,12 +529,23 @@ impl SeriesDetector {
         let range = (self.hi - self.lo).max(0.0);
         let tiny = 1e-9 * (1.0 + value.abs()) + 1e-6 * range;
         let innovation = y - self.level;
-        let deviation = innovation.abs() / (self.scale + tiny);
+        // The unit of noise blends the long-run innovation with that of this hour.
+        let hour_scale = if self.hour_seen[bin] >= 3 {
+            self.hour_scale[bin]
+        } else {
+            self.scale
+        };
+        let unit = self.scale.powf(1.0 - c.hour_scale) * hour_scale.powf(c.hour_scale);
+        let unit = if unit.is_finite() { unit } else { self.scale };
+        let deviation = innovation.abs() / (unit + tiny);
         let a_scale = (1.0 / self.seen as f64).max(c.scale_alpha);
         self.scale += a_scale * (innovation.abs() - self.scale);
+        let a_hour = (1.0 / f64::from(self.hour_seen[bin].saturating_add(1))).max(c.season_alpha);
+        self.hour_scale[bin] += a_hour * (innovation.abs() - self.hour_scale[bin]);
+        self.hour_seen[bin] = self.hour_seen[bin].saturating_add(1);
         self.level += c.level_alpha * innovation;
         // Drift: the fast level against a slow one, in units of noise.
-        let drift = (self.level - self.drift_level).abs() / (self.scale + tiny);
+        let drift = (self.level - self.drift_level).abs() / (unit + tiny);
         self.drift_level += c.drift_alpha * (self.level - self.drift_level);
 
         // New extremes: beyond an envelope of the values that contracts slowly, but
@@ -580,6 +626,16 @@ impl SeriesDetector {
                 best = weighted;
                 self.last_feature = Some(Feature::ALL[i]);
             }
+        }
+        // A surprise that recurs at the same hour of the day is less novel.
+        let a_recur = (-step_ms / (c.recur_days * DAY_MS)).exp();
+        for r in &mut self.recur {
+            *r *= a_recur;
+        }
+        let prior = self.recur[bin];
+        self.recur[bin] = prior.max(best);
+        if best < prior * c.recur_margin {
+            best *= c.recur_factor;
         }
         if self.seen <= u64::from(c.warmup) {
             return 0.0;
