@@ -181,11 +181,6 @@ impl KeyRing {
         &self.jwks
     }
 
-    /// Whether a key is available to sign with.
-    pub fn can_sign(&self) -> bool {
-        self.signing.is_some()
-    }
-
     /// Signs claims as an `at+jwt` with the active key; `None` when there is no active key.
     pub fn sign(&self, claims: &AccessClaims) -> Option<String> {
         let (kid, key) = self.signing.as_ref()?;

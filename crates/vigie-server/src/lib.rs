@@ -28,8 +28,6 @@ use vigie_auth::clock::Clock;
 use vigie_auth::{AuthConfig, AuthService};
 use vigie_store::Store;
 
-pub use oauth::MAX_FORM_BYTES;
-
 use crate::metrics::Metrics;
 use crate::problem::ApiError;
 

@@ -140,11 +140,6 @@ impl ApiError {
         self.extensions.insert(name.to_owned(), value);
         self
     }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
 impl From<vigie_store::Error> for ApiError {
