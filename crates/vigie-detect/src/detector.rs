@@ -1,6 +1,6 @@
 //! The streaming anomaly detector: one [`SeriesDetector`] per series turns each new
 //! reading into an anomaly score in `[0, 1]`, computed only from that reading and the
-//! past, with bounded memory (about 10 kB) and a state that serialises (serde) so that
+//! past, with bounded memory (about 14 kB) and a state that serialises (serde) so that
 //! a restarted server resumes where it stopped. One global [`DetectorConfig`] serves
 //! every series; nothing is tuned per series and labels are never read.
 //!
@@ -22,7 +22,13 @@
 //!    * *noise*: absolute log-ratio of the short-term to the long-term mean absolute
 //!      step (a sudden change of noise, either way);
 //!    * *context*: novelty of the last two quantised values, from a decaying count
-//!      table of fixed size (the idea of CAD OSE);
+//!      table of fixed size (the idea of CAD OSE); and, scored separately with its
+//!      own record, novelty of the *shape*: the last three steps, each quantised by
+//!      its sign and size (small, medium, large in mean absolute steps), from a
+//!      second, faster-decaying count table (a new pattern of moves within the range
+//!      already seen, which no level-based feature reveals, such as a level that
+//!      starts to oscillate or moves in steps); its record has a floor (a shape must
+//!      be nearly unseen) so that the rare shapes of pure noise stay quiet;
 //!    * *gap*: log-ratio of the time step to the typical time step;
 //!    * *stuck*: how many times in a row the value repeated exactly;
 //!    * *drift*: distance of the fast level from a slow one, in the same units of
@@ -69,6 +75,9 @@ const DAY_MS: f64 = 86_400_000.0;
 pub const FEATURES: usize = 7;
 /// Size of the context count table.
 const CONTEXT_TABLE: usize = 1024;
+/// Size of the shape count table: every shape of up to three steps of up to seven
+/// symbols has its own slot.
+const SHAPE_TABLE: usize = 512;
 
 /// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
 /// the default configuration: scores at or above it are alarms.
@@ -84,7 +93,7 @@ pub enum Feature {
     Extreme,
     /// A change of the noise level (up or down).
     Noise,
-    /// A sequence of (quantised) values not seen before.
+    /// A sequence of (quantised) values, or of (quantised) steps, not seen before.
     Context,
     /// A time step much longer than usual.
     Gap,
@@ -195,6 +204,21 @@ pub struct DetectorConfig {
     /// Exponent of the hour-of-day mean absolute innovation in the unit of the
     /// deviation (0: only the long-run innovation, 1: only that of the hour).
     pub hour_scale: f64,
+    /// Weight of the shape's record-breaking ratio in the score (0 disables the
+    /// shape, which is reported as [`Feature::Context`]).
+    pub shape_weight: f64,
+    /// Number of consecutive quantised steps forming a shape (1 to 3).
+    pub shape_order: u32,
+    /// Width, in mean absolute steps, of each size level of a quantised step.
+    pub shape_unit: f64,
+    /// Number of size levels of a step on each side of zero (1 to 3).
+    pub shape_levels: u32,
+    /// Per-point decay of the shape counts.
+    pub shape_decay: f64,
+    /// Novelty of a shape (`1 / (1 + its decayed count)`) below which it never counts
+    /// as a record: in pure noise, rare shapes keep turning up, so that only a shape
+    /// (almost) never seen in the memory of the counts is news.
+    pub shape_min: f64,
 }
 
 impl Default for DetectorConfig {
@@ -234,6 +258,12 @@ impl Default for DetectorConfig {
             recur_margin: 1.0,
             recur_factor: 0.5,
             hour_scale: 0.5,
+            shape_weight: 0.4,
+            shape_order: 3,
+            shape_unit: 2.25,
+            shape_levels: 2,
+            shape_decay: 2e-3,
+            shape_min: 0.2,
         }
     }
 }
@@ -263,11 +293,15 @@ impl DetectorConfig {
         unit("alarm_level", self.alarm_level)?;
         fraction("envelope_decay", self.envelope_decay)?;
         fraction("context_decay", self.context_decay)?;
+        fraction("shape_decay", self.shape_decay)?;
+        non_negative("shape_min", self.shape_min)?;
         fraction("record_decay", self.record_decay)?;
         fraction("peak_decay", self.peak_decay)?;
         positive("season_level_days", self.season_level_days)?;
         positive("extreme_unit", self.extreme_unit)?;
         positive("score_scale", self.score_scale)?;
+        positive("shape_unit", self.shape_unit)?;
+        non_negative("shape_weight", self.shape_weight)?;
         non_negative("season_gain", self.season_gain)?;
         non_negative("extreme_noise", self.extreme_noise)?;
         non_negative("extreme_slack", self.extreme_slack)?;
@@ -289,6 +323,12 @@ impl DetectorConfig {
             return Err(ConfigError(format!(
                 "context_order must be in 1..=4, got {}",
                 self.context_order
+            )));
+        }
+        if !(1..=3).contains(&self.shape_order) || !(1..=3).contains(&self.shape_levels) {
+            return Err(ConfigError(format!(
+                "shape_order and shape_levels must be in 1..=3, got {} and {}",
+                self.shape_order, self.shape_levels
             )));
         }
         if !(2..=64).contains(&self.context_bins) {
@@ -395,6 +435,16 @@ pub struct SeriesDetector {
     #[serde(default)]
     hour_seen: [u32; DAY_BINS],
     last_feature: Option<Feature>,
+    /// Shape counts (scaled by `shape_count_unit`), the last quantised steps, and
+    /// the shape's record (absent from older states: a fresh start).
+    #[serde(default = "shape_table", deserialize_with = "shape_table_checked")]
+    shapes: Vec<f64>,
+    #[serde(default = "one")]
+    shape_count_unit: f64,
+    #[serde(default)]
+    shape_key: u32,
+    #[serde(default)]
+    shape_record: Record,
 }
 
 impl SeriesDetector {
@@ -433,6 +483,10 @@ impl SeriesDetector {
             hour_scale: [0.0; DAY_BINS],
             hour_seen: [0; DAY_BINS],
             last_feature: None,
+            shapes: shape_table(),
+            shape_count_unit: 1.0,
+            shape_key: 0,
+            shape_record: Record::default(),
         }
     }
 
@@ -568,7 +622,8 @@ impl SeriesDetector {
         self.lo = value.min(self.lo + decay * (lo_floor - self.lo));
 
         // Stuck sensor and change of noise, from the step.
-        let step = (value - self.last_value).abs();
+        let signed_step = value - self.last_value;
+        let step = signed_step.abs();
         self.last_value = value;
         self.repeats = if step == 0.0 { self.repeats + 1.0 } else { 0.0 };
         let stuck = self.repeats;
@@ -582,6 +637,19 @@ impl SeriesDetector {
                 .ln()
                 .abs()
         };
+        // Shape: the step quantised by its sign and size in mean absolute steps (before
+        // learning from it), appended to the previous ones.
+        let levels = c.shape_levels;
+        let size = signed_step.abs() / (self.noise_long + noise_floor) / c.shape_unit;
+        let size = ((size + 0.5) as u32).min(levels);
+        let symbol = if signed_step < 0.0 {
+            levels - size
+        } else {
+            levels + size
+        };
+        let shape_history = 8u32.pow(c.shape_order - 1);
+        let shape_key = (self.shape_key % shape_history) * 8 + symbol;
+        self.shape_key = shape_key % shape_history;
         self.noise_short += c.noise_short_alpha * (step - self.noise_short);
         let a_noise = (1.0 / self.seen as f64).max(c.noise_long_alpha);
         self.noise_long += a_noise * (step - self.noise_long);
@@ -610,6 +678,22 @@ impl SeriesDetector {
             self.context_unit = 1.0;
         }
 
+        let shape = if c.shape_weight > 0.0 {
+            let slot = shape_key as usize % SHAPE_TABLE;
+            let count = self.shapes[slot] / self.shape_count_unit;
+            self.shapes[slot] += self.shape_count_unit;
+            self.shape_count_unit /= 1.0 - c.shape_decay;
+            if self.shape_count_unit > 1e100 {
+                for v in &mut self.shapes {
+                    *v /= self.shape_count_unit;
+                }
+                self.shape_count_unit = 1.0;
+            }
+            1.0 / (1.0 + count)
+        } else {
+            0.0
+        };
+
         // Calibration by records, and the strongest feature.
         let raw = [deviation, extreme, noise, context, gap, stuck, drift];
         let mut best = 0.0f64;
@@ -625,6 +709,15 @@ impl SeriesDetector {
             if weighted > best {
                 best = weighted;
                 self.last_feature = Some(Feature::ALL[i]);
+            }
+        }
+        if c.shape_weight > 0.0 {
+            let minimum = c.shape_min.ln_1p();
+            let broken = self.shape_record.update(shape.ln_1p(), minimum, 1.0, c);
+            let weighted = c.shape_weight * broken;
+            if weighted > best {
+                best = weighted;
+                self.last_feature = Some(Feature::Context);
             }
         }
         // A surprise that recurs at the same hour of the day is less novel.
@@ -677,6 +770,27 @@ fn context_table<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> 
         return Err(serde::de::Error::invalid_length(
             table.len(),
             &"the context table's size",
+        ));
+    }
+    Ok(table)
+}
+
+/// A fresh shape count table.
+fn shape_table() -> Vec<f64> {
+    vec![0.0; SHAPE_TABLE]
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Deserialises the shape count table, which must have its fixed size.
+fn shape_table_checked<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+    let table = Vec::<f64>::deserialize(d)?;
+    if table.len() != SHAPE_TABLE {
+        return Err(serde::de::Error::invalid_length(
+            table.len(),
+            &"the shape table's size",
         ));
     }
     Ok(table)
@@ -942,6 +1056,18 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["config"]["context_bins"] = 0.into();
         assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["shapes"].as_array_mut().unwrap().pop();
+        assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
+        // A state saved before the shape feature existed still loads and resumes.
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        for field in ["shapes", "shape_count_unit", "shape_key", "shape_record"] {
+            value.as_object_mut().unwrap().remove(field);
+        }
+        let mut old: SeriesDetector = serde_json::from_value(value).unwrap();
+        for &(t, v) in &p[1500..] {
+            assert!((0.0..=1.0).contains(&old.score(t, v)));
+        }
     }
 
     #[test]
@@ -954,6 +1080,11 @@ mod tests {
         assert!(bad.validated().is_err());
         let bad = DetectorConfig {
             score_scale: f64::NAN,
+            ..DetectorConfig::default()
+        };
+        assert!(bad.validated().is_err());
+        let bad = DetectorConfig {
+            shape_order: 4,
             ..DetectorConfig::default()
         };
         assert!(bad.validated().is_err());
