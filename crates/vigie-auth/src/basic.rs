@@ -41,22 +41,23 @@ pub fn parse_basic_credentials(header: &[u8]) -> Result<(String, String), BasicE
         .iter()
         .position(|&b| b == b':')
         .ok_or(BasicError::NoSeparator)?;
-    let id = form_decode(&decoded[..colon])?;
-    let secret = form_decode(&decoded[colon + 1..])?;
+    let id = form_decode(&decoded[..colon]).ok_or(BasicError::NotUtf8)?;
+    let secret = form_decode(&decoded[colon + 1..]).ok_or(BasicError::NotUtf8)?;
     if id.is_empty() {
         return Err(BasicError::EmptyId);
     }
     Ok((id, secret))
 }
 
-/// `application/x-www-form-urlencoded` decoding of one value: `+` is a space, `%XX` a byte.
-fn form_decode(raw: &[u8]) -> Result<String, BasicError> {
+/// Strict `application/x-www-form-urlencoded` decoding of one name or value (`+` is a
+/// space, `%XX` a byte): `None` unless the result is UTF-8, where the `form_urlencoded`
+/// crate would silently replace bad bytes.
+pub fn form_decode(raw: &[u8]) -> Option<String> {
     let plus_as_space: Vec<u8> = raw
         .iter()
         .map(|&b| if b == b'+' { b' ' } else { b })
         .collect();
-    let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
-    String::from_utf8(bytes).map_err(|_| BasicError::NotUtf8)
+    String::from_utf8(percent_encoding::percent_decode(&plus_as_space).collect()).ok()
 }
 
 #[cfg(test)]

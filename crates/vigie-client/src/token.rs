@@ -116,7 +116,7 @@ impl TokenManager {
             return Ok(());
         };
         let url = self.token_url.replace("/token", "/revoke");
-        let form = format!("token={}", form_encode(&current.response.refresh_token));
+        let form = form(&[("token", &current.response.refresh_token)]);
         let response = retry::send(retry, || {
             self.http
                 .post(&url)
@@ -171,10 +171,10 @@ impl TokenManager {
     /// or the server refuses it (expired, revoked, reused).
     async fn renew(&self, previous: Option<&Held>, retry: &RetryPolicy) -> Result<TokenResponse> {
         if let Some(previous) = previous {
-            let form = format!(
-                "grant_type=refresh_token&refresh_token={}",
-                form_encode(&previous.response.refresh_token)
-            );
+            let form = form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &previous.response.refresh_token),
+            ]);
             match self.grant(form, retry).await {
                 Err(Error::OAuth { body, .. }) => {
                     tracing::info!(
@@ -222,17 +222,11 @@ fn jwt_expiry(token: &str) -> Option<Duration> {
     Some(Duration::from_secs(claims.get("exp")?.as_u64()?))
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// An `application/x-www-form-urlencoded` body.
+fn form(pairs: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]
@@ -251,6 +245,9 @@ mod tests {
 
     #[test]
     fn form_encoding_escapes_reserved_bytes() {
-        assert_eq!(form_encode("a+b/c=d_~"), "a%2Bb%2Fc%3Dd_~");
+        let body = form(&[("token", "a+b/c=d_~&x")]);
+        assert_eq!(body, "token=a%2Bb%2Fc%3Dd_%7E%26x");
+        let decoded: Vec<_> = form_urlencoded::parse(body.as_bytes()).collect();
+        assert_eq!(decoded, [("token".into(), "a+b/c=d_~&x".into())]);
     }
 }

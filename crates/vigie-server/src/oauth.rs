@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vigie_auth::basic::form_decode;
 use vigie_auth::{AuthenticatedClient, ClientCredentials};
 use vigie_proto::{
     IntrospectionResponse, OAuthErrorBody, OAuthErrorCode, TokenForm, TokenRequest, TokenResponse,
@@ -234,14 +235,6 @@ pub(crate) fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthE
     // were kept until now so that repeating one is still an error.
     parameters.retain(|_, value| !value.is_empty());
     Ok(parameters)
-}
-
-fn form_decode(raw: &[u8]) -> Option<String> {
-    let plus_as_space: Vec<u8> = raw
-        .iter()
-        .map(|&b| if b == b'+' { b' ' } else { b })
-        .collect();
-    String::from_utf8(percent_encoding::percent_decode(&plus_as_space).collect()).ok()
 }
 
 /// Keeps client-chosen text in error messages short.

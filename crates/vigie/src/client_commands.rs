@@ -59,13 +59,20 @@ pub(crate) async fn token(args: ClientArgs) -> anyhow::Result<()> {
 pub(crate) async fn anomalies(args: AnomaliesArgs) -> anyhow::Result<()> {
     require(&args.client.organisation_id, "ORGANISATION_ID")?;
     require(&args.client.project, "ML_PROJECT")?;
-    let mut query = form_urlencoded_pairs(&[
+    let filters = [
         ("from", args.from.clone()),
         ("to", args.to.clone()),
         ("sensorId", args.sensor_id.clone()),
         ("minScore", args.min_score.map(|s| s.to_string())),
-    ]);
-    query.push_str("&limit=10000");
+        ("limit", Some("10000".to_owned())),
+    ];
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            filters
+                .iter()
+                .filter_map(|(name, value)| Some((name, value.as_ref()?))),
+        )
+        .finish();
     let page = client(&args.client)?.anomalies(&query).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&page)?);
@@ -82,24 +89,6 @@ pub(crate) async fn anomalies(args: AnomaliesArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn form_urlencoded_pairs(pairs: &[(&str, Option<String>)]) -> String {
-    let encode = |text: &str| -> String {
-        text.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    pairs
-        .iter()
-        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name}={}", encode(v))))
-        .collect::<Vec<_>>()
-        .join("&")
 }
 
 /// Reads a file of readings in the format its extension names.
