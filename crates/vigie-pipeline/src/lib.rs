@@ -121,17 +121,22 @@ impl Pipeline {
             return Ok(self.store.ingest(project, readings).await?);
         }
         // Per series: the index of the last reading of each time (the one stored).
-        let mut series: BTreeMap<(String, String), BTreeMap<i64, usize>> = BTreeMap::new();
+        // Keys borrow from the readings: no allocation per reading.
+        let mut series: BTreeMap<(&str, &str), BTreeMap<i64, usize>> = BTreeMap::new();
         for (index, reading) in readings.iter().enumerate() {
             series
-                .entry((reading.sensor_id.clone(), reading.value_name.clone()))
+                .entry((&reading.sensor_id, &reading.value_name))
                 .or_default()
                 .insert(reading.time_us, index);
         }
         // Lock the series in a fixed order (the map's), so requests cannot deadlock.
         let mut guards = Vec::with_capacity(series.len());
         for (sensor_id, value_name) in series.keys() {
-            let slot = self.slot((project.clone(), sensor_id.clone(), value_name.clone()));
+            let slot = self.slot((
+                project.clone(),
+                (*sensor_id).to_owned(),
+                (*value_name).to_owned(),
+            ));
             guards.push(slot.lock_owned().await);
         }
         let mut scores: Vec<Option<f64>> = vec![None; readings.len()];
@@ -140,7 +145,7 @@ impl Pipeline {
         for (((sensor_id, value_name), times), guard) in series.into_iter().zip(&guards) {
             let mut slot = match &**guard {
                 Some(slot) => slot.clone(),
-                None => self.load(&project, &sensor_id, &value_name).await?,
+                None => self.load(&project, sensor_id, value_name).await?,
             };
             let mut touched: BTreeMap<i64, AnomalyEvent> = BTreeMap::new();
             let fresh = times.range(
@@ -182,8 +187,8 @@ impl Pipeline {
             if let Some(scored_until_us) = slot.scored_until_us {
                 let state = serde_json::to_string(&slot.state)?;
                 detection.push(SeriesDetection {
-                    sensor_id,
-                    value_name,
+                    sensor_id: sensor_id.to_owned(),
+                    value_name: value_name.to_owned(),
                     state,
                     scored_until_us,
                     events: touched.into_values().collect(),
