@@ -3,17 +3,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const VIGIE: &str = env!("CARGO_BIN_EXE_vigie");
-
-fn temp_database() -> String {
-    let dir = std::env::temp_dir().join(format!("vigie-cli-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    format!("sqlite://{}/vigie.db", dir.display())
-}
+mod common;
+use common::{VIGIE, free_port, temp_database, temp_dir, wait_listening};
 
 /// Runs `vigie ARGS…`; returns (success, stdout, stderr).
 fn vigie(args: &[&str]) -> (bool, String, String) {
@@ -167,11 +161,7 @@ struct Service {
 
 impl Service {
     fn start(db: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let listen = format!("127.0.0.1:{port}");
         let child = Command::new(VIGIE)
             .args(["serve", "--database-url", db, "--listen", &listen])
@@ -185,11 +175,7 @@ impl Service {
             child,
             url: format!("http://{listen}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&listen).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_listening(port);
         service
     }
 
@@ -403,8 +389,7 @@ fn nab_dir() -> Option<String> {
 
 #[test]
 fn detect_scores_a_local_csv_without_a_server() {
-    let dir = std::env::temp_dir().join(format!("vigie-detect-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("vigie-detect");
     let file = dir.join("series.csv");
     let mut csv = String::from("timestamp,value\n");
     for i in 0..600 {

@@ -10,7 +10,9 @@ use serde_json::Value;
 use vigie_client::{Client, ClientConfig, RenewalStrategy};
 use vigie_proto::readings::Reading;
 
-const VIGIE: &str = env!("CARGO_BIN_EXE_vigie");
+mod common;
+use common::{VIGIE, admin, free_port, temp_dir, wait_listening};
+
 const TTL_SECONDS: u64 = 2;
 
 struct Service {
@@ -22,24 +24,9 @@ struct Service {
     child: Option<Child>,
 }
 
-fn admin(db: &str, args: &[&str]) -> Value {
-    let output = Command::new(VIGIE)
-        .args(["admin", "--json", "--database-url", db])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 impl Service {
     fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("vigie-client-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = temp_dir("vigie-client");
         let db = format!("sqlite://{}/vigie.db", dir.display());
         let org = admin(&db, &["org", "create", "plant"])["organisation_id"]
             .as_str()
@@ -47,11 +34,7 @@ impl Service {
             .to_owned();
         admin(&db, &["project", "create", "--org", &org, "line"]);
         let app = admin(&db, &["app", "create", "--org", &org, "gateway"]);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let mut service = Self {
             db,
             port,
@@ -85,11 +68,7 @@ impl Service {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_listening(self.port);
         self.child = Some(child);
     }
 
@@ -260,8 +239,7 @@ async fn a_revoked_refresh_family_falls_back_to_client_credentials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_survives_a_server_restart_without_duplicates_or_gaps() {
     let mut service = Service::start();
-    let dir = std::env::temp_dir().join(format!("vigie-push-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("vigie-push");
     let file = dir.join("readings.ndjson");
     let lines: Vec<String> = readings("restart", 0, 20_000)
         .iter()
@@ -306,8 +284,7 @@ async fn push_survives_a_server_restart_without_duplicates_or_gaps() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_reports_progress_and_resumes_an_interrupted_upload() {
     let service = Service::start();
-    let dir = std::env::temp_dir().join(format!("vigie-push-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("vigie-push");
     let file = dir.join("readings.csv");
     let mut csv = String::from("sensorId,valueName,date,value,precision\n");
     for r in readings("csv", 0, 30_000) {

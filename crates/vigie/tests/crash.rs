@@ -10,24 +10,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const VIGIE: &str = env!("CARGO_BIN_EXE_vigie");
+mod common;
+use common::{VIGIE, admin, free_port, temp_dir, wait_listening};
+
 const CLIENTS: usize = 8;
 const BATCH: usize = 250;
 const ROUNDS: usize = 4;
-
-fn admin(db: &str, args: &[&str]) -> Value {
-    let output = Command::new(VIGIE)
-        .args(["admin", "--json", "--database-url", db])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
 
 fn start(db: &str, port: u16) -> Child {
     let child = Command::new(VIGIE)
@@ -42,11 +30,7 @@ fn start(db: &str, port: u16) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_listening(port);
     child
 }
 
@@ -130,11 +114,7 @@ async fn survive_kill_minus_nine(db: &str) {
         app["application_id"].as_str().unwrap().to_owned(),
         app["application_secret"].as_str().unwrap().to_owned(),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let data_url = format!("{url}/v0/organisations/{org}/data/line");
     let http = reqwest::Client::builder()
@@ -251,8 +231,7 @@ async fn survive_kill_minus_nine(db: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_readings_survive_kill_minus_nine_on_sqlite() {
-    let dir = std::env::temp_dir().join(format!("vigie-crash-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("vigie-crash");
     survive_kill_minus_nine(&format!("sqlite://{}/vigie.db", dir.display())).await;
 }
 
