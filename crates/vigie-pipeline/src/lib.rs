@@ -1,33 +1,48 @@
 //! The ingestion pipeline: validated readings in, scored readings, anomaly events and
-//! detector states stored in one durable transaction out.
+//! detector checkpoints stored in one durable transaction out.
 //!
 //! Every series (sensorId + valueName of a project) has one streaming detector that
 //! sees its readings in time order. Requests touching the same series are serialised on
 //! that series' lock; requests for different series run concurrently and the store
-//! commits them together. Scoring happens before the commit on a copy of the detector,
-//! which replaces the series' detector only once the commit succeeded, so a failed
-//! request leaves the detection exactly as it was.
+//! commits them together.
+//!
+//! A detector's state (about 11 kB) is not written with every request: it is
+//! checkpointed once [`DetectionConfig::checkpoint_readings`] readings were scored since
+//! the last checkpoint, or [`DetectionConfig::checkpoint_interval`] after it. A detector
+//! loaded from the store (after a restart, or once dropped from memory) resumes from its
+//! checkpoint and replays the scored readings stored after it, which gives back exactly
+//! the detector that scored them. If a request's commit fails, the detectors it touched
+//! are dropped from memory and reload the same way, so a failed request leaves the
+//! detection exactly as it was.
 //!
 //! Rules a user can rely on (the README repeats them):
 //! * a reading newer than everything scored in its series is scored;
 //! * a late reading (at or before the last scored time of its series) is stored
 //!   without a score: a streaming detector only moves forward in time;
-//! * a correction of a past value keeps the score of the value first received;
+//! * a correction of a past value keeps the score of the value first received (a
+//!   replay after a restart sees the corrected value);
 //! * consecutive readings scoring at or above the threshold form one anomaly event
 //!   (start, end, peak), which grows while they continue.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vigie_detect::detector::{DetectorConfig, SeriesDetector};
 use vigie_proto::readings::ValidReading;
 use vigie_store::{
-    AnomalyEvent, IngestBatch, IngestSummary, ProjectKey, ScoredReading, SeriesDetection, Store,
+    AnomalyEvent, IngestBatch, IngestSummary, ProjectKey, ScoredPoint, ScoredReading,
+    SeriesDetection, Store,
 };
 
 /// Detectors kept in memory before idle ones are dropped (they reload from the store).
 const RESIDENT_SERIES: usize = 50_000;
+
+/// Readings a reloaded detector replays at most: without a usable checkpoint (none,
+/// or one written by an incompatible detector version) and with more scored readings
+/// than this, a new detector learns from this many of the latest ones.
+const WARM_UP_READINGS: u32 = 10_000;
 
 /// Settings of detection in the service.
 #[derive(Debug, Clone)]
@@ -38,6 +53,11 @@ pub struct DetectionConfig {
     pub threshold: f64,
     /// The detector's parameters.
     pub detector: DetectorConfig,
+    /// A series' detector is checkpointed once it scored this many readings since its
+    /// last checkpoint: the most a reload replays.
+    pub checkpoint_readings: u32,
+    /// A series' detector that scored anything is checkpointed at least this often.
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for DetectionConfig {
@@ -46,6 +66,8 @@ impl Default for DetectionConfig {
             enabled: true,
             threshold: DEFAULT_THRESHOLD,
             detector: DetectorConfig::default(),
+            checkpoint_readings: 4096,
+            checkpoint_interval: Duration::from_secs(60),
         }
     }
 }
@@ -54,19 +76,22 @@ impl Default for DetectionConfig {
 /// standard profile with the default detector.
 pub const DEFAULT_THRESHOLD: f64 = vigie_detect::detector::NAB_THRESHOLD;
 
-/// What is stored per series besides its readings.
-#[derive(Clone, Serialize, Deserialize)]
+/// What a checkpoint holds.
+#[derive(Serialize, Deserialize)]
 struct SeriesState {
     detector: SeriesDetector,
     /// The event still growing (its last reading was anomalous).
     open_event: Option<AnomalyEvent>,
 }
 
-/// A series' detection, as loaded or after the last committed batch.
-#[derive(Clone)]
+/// A series' detection in memory.
 struct Slot {
     state: SeriesState,
     scored_until_us: Option<i64>,
+    /// Readings scored since the last checkpoint.
+    unsaved: u64,
+    /// When the last checkpoint was written (or the detector loaded).
+    checkpointed_at: Instant,
 }
 
 type SeriesKey = (ProjectKey, String, String);
@@ -92,6 +117,36 @@ pub enum Error {
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The event after a reading scored `score` at `time_us`, given the event open before.
+fn next_event(
+    open: Option<AnomalyEvent>,
+    time_us: i64,
+    score: f64,
+    threshold: f64,
+) -> Option<AnomalyEvent> {
+    if score < threshold {
+        return None;
+    }
+    Some(match open {
+        Some(open) if score > open.peak_score => AnomalyEvent {
+            end_us: time_us,
+            peak_us: time_us,
+            peak_score: score,
+            ..open
+        },
+        Some(open) => AnomalyEvent {
+            end_us: time_us,
+            ..open
+        },
+        None => AnomalyEvent {
+            start_us: time_us,
+            end_us: time_us,
+            peak_us: time_us,
+            peak_score: score,
+        },
+    })
+}
+
 impl Pipeline {
     /// A pipeline storing into `store`.
     pub fn new(store: Arc<dyn Store>, config: DetectionConfig) -> Self {
@@ -108,7 +163,7 @@ impl Pipeline {
     }
 
     /// Scores the readings series by series and stores them, their scores, the
-    /// detector states and the anomaly events in one durable transaction.
+    /// anomaly events and the due detector checkpoints in one durable transaction.
     ///
     /// # Errors
     /// Storage errors; nothing is stored and no detector changes.
@@ -129,73 +184,25 @@ impl Pipeline {
                 .or_default()
                 .insert(reading.time_us, index);
         }
-        // Lock the series in a fixed order (the map's), so requests cannot deadlock.
+        // Lock the series in a fixed order (the map's), so requests cannot deadlock,
+        // and load those not in memory before anything changes.
         let mut guards = Vec::with_capacity(series.len());
-        for (sensor_id, value_name) in series.keys() {
-            let slot = self.slot((
-                project.clone(),
-                (*sensor_id).to_owned(),
-                (*value_name).to_owned(),
-            ));
-            guards.push(slot.lock_owned().await);
-        }
-        let mut scores: Vec<Option<f64>> = vec![None; readings.len()];
-        let mut detection = Vec::with_capacity(series.len());
-        let mut updated = Vec::with_capacity(series.len());
-        for (((sensor_id, value_name), times), guard) in series.into_iter().zip(&guards) {
-            let mut slot = match &**guard {
-                Some(slot) => slot.clone(),
-                None => self.load(&project, sensor_id, value_name).await?,
-            };
-            let mut touched: BTreeMap<i64, AnomalyEvent> = BTreeMap::new();
-            let fresh = times.range(
-                slot.scored_until_us
-                    .map_or(i64::MIN, |t| t.saturating_add(1))..,
-            );
-            for (&time_us, &index) in fresh {
-                let score = slot
-                    .state
-                    .detector
-                    .score(time_us.div_euclid(1000), readings[index].value);
-                scores[index] = Some(score);
-                slot.scored_until_us = Some(time_us);
-                slot.state.open_event = if score >= self.config.threshold {
-                    let event = match slot.state.open_event {
-                        Some(open) if score > open.peak_score => AnomalyEvent {
-                            end_us: time_us,
-                            peak_us: time_us,
-                            peak_score: score,
-                            ..open
-                        },
-                        Some(open) => AnomalyEvent {
-                            end_us: time_us,
-                            ..open
-                        },
-                        None => AnomalyEvent {
-                            start_us: time_us,
-                            end_us: time_us,
-                            peak_us: time_us,
-                            peak_score: score,
-                        },
-                    };
-                    touched.insert(event.start_us, event);
-                    Some(event)
-                } else {
-                    None
-                };
+        for &(sensor_id, value_name) in series.keys() {
+            let slot = self.slot((project.clone(), sensor_id.to_owned(), value_name.to_owned()));
+            let mut guard = slot.lock_owned().await;
+            if guard.is_none() {
+                *guard = Some(self.load(&project, sensor_id, value_name).await?);
             }
-            if let Some(scored_until_us) = slot.scored_until_us {
-                let state = serde_json::to_string(&slot.state)?;
-                detection.push(SeriesDetection {
-                    sensor_id: sensor_id.to_owned(),
-                    value_name: value_name.to_owned(),
-                    state,
-                    scored_until_us,
-                    events: touched.into_values().collect(),
-                });
-            }
-            updated.push(slot);
+            guards.push(guard);
         }
+        let scored = self.score(&readings, series, &mut guards);
+        let (scores, detection) = match scored {
+            Ok(scored) => scored,
+            Err(error) => {
+                Self::forget(&mut guards);
+                return Err(error);
+            }
+        };
         let batch = IngestBatch {
             readings: readings
                 .into_iter()
@@ -204,12 +211,80 @@ impl Pipeline {
                 .collect(),
             detection,
         };
-        let summary = self.store.ingest_batch(project, batch).await?;
-        for (mut guard, slot) in guards.into_iter().zip(updated) {
-            *guard = Some(slot);
-        }
+        let summary = match self.store.ingest_batch(project, batch).await {
+            Ok(summary) => summary,
+            Err(error) => {
+                Self::forget(&mut guards);
+                return Err(error.into());
+            }
+        };
+        drop(guards);
         self.forget_idle();
         Ok(summary)
+    }
+
+    /// Scores the new readings of each series with its (locked, loaded) detector: the
+    /// readings' scores, and per series what to store with them.
+    fn score(
+        &self,
+        readings: &[ValidReading],
+        series: BTreeMap<(&str, &str), BTreeMap<i64, usize>>,
+        guards: &mut [tokio::sync::OwnedMutexGuard<Option<Slot>>],
+    ) -> Result<(Vec<Option<f64>>, Vec<SeriesDetection>)> {
+        let mut scores: Vec<Option<f64>> = vec![None; readings.len()];
+        let mut detection = Vec::with_capacity(series.len());
+        for (((sensor_id, value_name), times), guard) in series.into_iter().zip(guards) {
+            let slot = guard.as_mut().expect("loaded before scoring");
+            let mut touched: BTreeMap<i64, AnomalyEvent> = BTreeMap::new();
+            let fresh = times.range(
+                slot.scored_until_us
+                    .map_or(i64::MIN, |t| t.saturating_add(1))..,
+            );
+            let mut scored = 0_u64;
+            for (&time_us, &index) in fresh {
+                let score = slot
+                    .state
+                    .detector
+                    .score(time_us.div_euclid(1000), readings[index].value);
+                scores[index] = Some(score);
+                scored += 1;
+                slot.scored_until_us = Some(time_us);
+                slot.state.open_event =
+                    next_event(slot.state.open_event, time_us, score, self.config.threshold);
+                if let Some(event) = slot.state.open_event {
+                    touched.insert(event.start_us, event);
+                }
+            }
+            let Some(scored_until_us) = slot.scored_until_us.filter(|_| scored > 0) else {
+                continue;
+            };
+            slot.unsaved += scored;
+            let checkpoint = if slot.unsaved >= u64::from(self.config.checkpoint_readings)
+                || slot.checkpointed_at.elapsed() >= self.config.checkpoint_interval
+            {
+                slot.unsaved = 0;
+                slot.checkpointed_at = Instant::now();
+                Some(serde_json::to_string(&slot.state)?)
+            } else {
+                None
+            };
+            detection.push(SeriesDetection {
+                sensor_id: sensor_id.to_owned(),
+                value_name: value_name.to_owned(),
+                checkpoint,
+                scored_until_us,
+                events: touched.into_values().collect(),
+            });
+        }
+        Ok((scores, detection))
+    }
+
+    /// Drops the detectors of a failed request from memory: they reload from what the
+    /// store holds.
+    fn forget(guards: &mut [tokio::sync::OwnedMutexGuard<Option<Slot>>]) {
+        for guard in guards {
+            **guard = None;
+        }
     }
 
     fn slot(&self, key: SeriesKey) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
@@ -220,29 +295,73 @@ impl Pipeline {
         slots.entry(key).or_default().clone()
     }
 
-    /// Loads a series' detector from the store, or starts a new one.
+    /// Loads a series' detector from the store: its checkpoint (or a new detector),
+    /// then the scored readings after it replayed. When there are too many of those
+    /// (more than [`WARM_UP_READINGS`]), a new detector learns from the latest instead.
     async fn load(&self, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<Slot> {
         let stored = self
             .store
             .series_detection(project, sensor_id, value_name)
             .await?;
-        let state = match stored
-            .state
-            .as_deref()
-            .map(serde_json::from_str::<SeriesState>)
-        {
-            Some(Ok(state)) => state,
-            Some(Err(error)) => {
-                // A state from an incompatible detector version: start afresh rather than refuse data.
-                tracing::warn!(%error, sensor_id, value_name, "stored detector state is unreadable; starting a new detector");
-                self.new_state()
-            }
-            None => self.new_state(),
-        };
-        Ok(Slot {
-            state,
+        let mut slot = Slot {
+            state: self.new_state(),
             scored_until_us: stored.scored_until_us,
-        })
+            unsaved: 0,
+            checkpointed_at: Instant::now(),
+        };
+        if stored.scored_until_us.is_none() {
+            return Ok(slot);
+        }
+        let checkpoint = match stored.checkpoint.as_deref().map(serde_json::from_str) {
+            Some(Ok(state)) => Some(state),
+            Some(Err(error)) => {
+                // Written by an incompatible detector version: learn again rather than refuse data.
+                tracing::warn!(%error, sensor_id, value_name, "stored detector checkpoint is unreadable; a new detector learns from the latest readings");
+                None
+            }
+            None => None,
+        };
+        let replay_from = match checkpoint {
+            Some(state) => {
+                slot.state = state;
+                stored.checkpoint_until_us
+            }
+            None => None,
+        };
+        if replay_from == stored.scored_until_us {
+            return Ok(slot);
+        }
+        let limit = self.config.checkpoint_readings.max(WARM_UP_READINGS);
+        let points = self
+            .store
+            .scored_readings(project, sensor_id, value_name, replay_from, limit)
+            .await?;
+        if points.len() >= limit as usize {
+            // More to replay than a reload should (no usable checkpoint, or an old
+            // one): a new detector learns from the latest readings instead.
+            slot.state = self.new_state();
+            slot.unsaved = u64::from(self.config.checkpoint_readings);
+        } else {
+            slot.unsaved = points.len() as u64;
+        }
+        self.replay(&mut slot.state, &points);
+        Ok(slot)
+    }
+
+    /// Feeds already scored readings to a detector, and rebuilds the open event from
+    /// the scores they were given.
+    fn replay(&self, state: &mut SeriesState, points: &[ScoredPoint]) {
+        for point in points {
+            state
+                .detector
+                .score(point.time_us.div_euclid(1000), point.value);
+            state.open_event = next_event(
+                state.open_event,
+                point.time_us,
+                point.score,
+                self.config.threshold,
+            );
+        }
     }
 
     fn new_state(&self) -> SeriesState {

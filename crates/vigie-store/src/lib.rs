@@ -141,13 +141,23 @@ pub trait ReadingStore: Send + Sync {
     ) -> Result<IngestSummary> {
         self.ingest_batch(project, readings.into()).await
     }
-    /// The stored detector state of a series (empty when the series is new).
+    /// The stored detection progress of a series (empty when the series is new).
     async fn series_detection(
         &self,
         project: &ProjectKey,
         sensor_id: &str,
         value_name: &str,
     ) -> Result<StoredDetection>;
+    /// The last `limit` scored readings of a series after `after_us` (all of them when
+    /// `None`), in time order: what a detector replays after its checkpoint.
+    async fn scored_readings(
+        &self,
+        project: &ProjectKey,
+        sensor_id: &str,
+        value_name: &str,
+        after_us: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ScoredPoint>>;
     /// A page of anomaly events, ordered by start time then series.
     async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>>;
     /// A page of readings, ordered by series then time.

@@ -298,8 +298,9 @@ pub struct SeriesDetection {
     pub sensor_id: String,
     /// The variable.
     pub value_name: String,
-    /// The detector's serialised state after the batch.
-    pub state: String,
+    /// The detector's serialised state after the batch, when the batch checkpoints it
+    /// (otherwise the stored checkpoint stays).
+    pub checkpoint: Option<String>,
     /// Time of the last scored reading, microseconds.
     pub scored_until_us: i64,
     /// Events created or extended by the batch (upserted by start time).
@@ -330,13 +331,26 @@ impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
     }
 }
 
-/// A series' stored detector state.
+/// A series' stored detection progress.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StoredDetection {
-    /// The detector's serialised state, if the series was ever scored.
-    pub state: Option<String>,
+    /// The detector's last checkpoint (its serialised state), if one was written.
+    pub checkpoint: Option<String>,
+    /// Time of the last reading the checkpoint had scored, microseconds.
+    pub checkpoint_until_us: Option<i64>,
     /// Time of the last scored reading, microseconds.
     pub scored_until_us: Option<i64>,
+}
+
+/// A scored reading as detection replays it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoredPoint {
+    /// Time, microseconds since the Unix epoch.
+    pub time_us: i64,
+    /// The value.
+    pub value: f64,
+    /// The score it was given.
+    pub score: f64,
 }
 
 /// A page request over a project's anomaly events, ordered by start then series.

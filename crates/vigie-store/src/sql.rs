@@ -193,10 +193,13 @@ fn series_stats_sql(style: Placeholders, rows: usize) -> String {
     )
 }
 
-/// Stores each series' detector state (one row per series).
+/// Stores each series' detection progress and, when given, its detector checkpoint
+/// (one row per series).
 fn detector_states_sql(style: Placeholders, rows: usize) -> String {
     format!(
-        "UPDATE series SET detector_state = v.column2, scored_until_us = v.column3 \
+        "UPDATE series SET scored_until_us = v.column3, \
+           detector_state = COALESCE(v.column2, detector_state), \
+           checkpoint_until_us = CASE WHEN v.column2 IS NULL THEN checkpoint_until_us ELSE v.column3 END \
          FROM (VALUES {}) AS v WHERE series.id = v.column1",
         values_placeholders(style, rows, 3)
     )
@@ -635,7 +638,7 @@ macro_rules! sql_store {
                 let sql = detector_states_sql(PLACEHOLDERS, chunk.len());
                 let mut query = sqlx::query(&sql);
                 for (series, detection) in chunk {
-                    query = query.bind(ids[*series]).bind(&detection.state).bind(detection.scored_until_us);
+                    query = query.bind(ids[*series]).bind(&detection.checkpoint).bind(detection.scored_until_us);
                 }
                 query.execute(&mut *conn).await?;
             }
@@ -670,7 +673,7 @@ macro_rules! sql_store {
 
             async fn series_detection(&self, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<StoredDetection> {
                 let row = sqlx::query(
-                    "SELECT detector_state, scored_until_us FROM series
+                    "SELECT detector_state, checkpoint_until_us, scored_until_us FROM series
                      WHERE org_id = $1 AND project_code = $2 AND sensor_id = $3 AND value_name = $4",
                 )
                 .bind(&project.org_id)
@@ -681,11 +684,48 @@ macro_rules! sql_store {
                 .await?;
                 Ok(match row {
                     Some(row) => StoredDetection {
-                        state: row.try_get("detector_state")?,
+                        checkpoint: row.try_get("detector_state")?,
+                        checkpoint_until_us: row.try_get("checkpoint_until_us")?,
                         scored_until_us: row.try_get("scored_until_us")?,
                     },
                     None => StoredDetection::default(),
                 })
+            }
+
+            async fn scored_readings(
+                &self,
+                project: &ProjectKey,
+                sensor_id: &str,
+                value_name: &str,
+                after_us: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<ScoredPoint>> {
+                let mut points = sqlx::query(
+                    "SELECT r.time_us, r.value, r.score FROM readings r JOIN series s ON s.id = r.series_id
+                     WHERE s.org_id = $1 AND s.project_code = $2 AND s.sensor_id = $3 AND s.value_name = $4
+                       AND r.score IS NOT NULL AND ($5 IS NULL OR r.time_us > $5)
+                     ORDER BY r.time_us DESC
+                     LIMIT $6",
+                )
+                .bind(&project.org_id)
+                .bind(&project.code)
+                .bind(sensor_id)
+                .bind(value_name)
+                .bind(after_us)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(ScoredPoint {
+                        time_us: row.try_get("time_us")?,
+                        value: row.try_get("value")?,
+                        score: row.try_get("score")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+                points.reverse();
+                Ok(points)
             }
 
             async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>> {

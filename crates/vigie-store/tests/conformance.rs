@@ -774,7 +774,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
         detection: vec![SeriesDetection {
             sensor_id: "s".into(),
             value_name: "x".into(),
-            state: r#"{"n":3}"#.into(),
+            checkpoint: Some(r#"{"n":3}"#.into()),
             scored_until_us: 2,
             events: vec![event],
         }],
@@ -791,7 +791,8 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
     assert_eq!(
         store.series_detection(&project, "s", "x").await.unwrap(),
         StoredDetection {
-            state: Some(r#"{"n":3}"#.into()),
+            checkpoint: Some(r#"{"n":3}"#.into()),
+            checkpoint_until_us: Some(2),
             scored_until_us: Some(2)
         }
     );
@@ -808,7 +809,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
         detection: vec![SeriesDetection {
             sensor_id: "s".into(),
             value_name: "x".into(),
-            state: "{}".into(),
+            checkpoint: None,
             scored_until_us: 4,
             events: vec![grown],
         }],
@@ -819,6 +820,42 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
     );
     let stored = store.read_readings(&query(&project)).await.unwrap();
     assert_eq!((stored[1].value, stored[1].score), (49.0, Some(0.9)));
+    // A batch without a checkpoint moves the progress and keeps the last checkpoint.
+    assert_eq!(
+        store.series_detection(&project, "s", "x").await.unwrap(),
+        StoredDetection {
+            checkpoint: Some(r#"{"n":3}"#.into()),
+            checkpoint_until_us: Some(2),
+            scored_until_us: Some(4)
+        }
+    );
+    // What a reload replays: the latest scored readings, as corrected, in time order.
+    let point = |time_us, value, score| ScoredPoint {
+        time_us,
+        value,
+        score,
+    };
+    let replay = |after_us, limit| store.scored_readings(&project, "s", "x", after_us, limit);
+    assert_eq!(
+        replay(None, 10).await.unwrap(),
+        [
+            point(1, 1.0, 0.1),
+            point(2, 49.0, 0.9),
+            point(4, 60.0, 0.95)
+        ]
+    );
+    assert_eq!(
+        replay(Some(1), 10).await.unwrap(),
+        [point(2, 49.0, 0.9), point(4, 60.0, 0.95)]
+    );
+    assert_eq!(replay(None, 1).await.unwrap(), [point(4, 60.0, 0.95)]);
+    assert!(
+        store
+            .scored_readings(&project, "other", "x", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let anomaly_query = AnomalyQuery {
         project: project.clone(),
         sensor_id: None,

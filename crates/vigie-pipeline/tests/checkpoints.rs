@@ -1,0 +1,201 @@
+//! Detector checkpoints, on SQLite and PostgreSQL: a detector reloaded from its
+//! checkpoint and the readings after it scores exactly as one that never stopped, and
+//! one without a usable checkpoint learns again from the latest readings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigie_pipeline::{DetectionConfig, Pipeline};
+use vigie_proto::readings::ValidReading;
+use vigie_store::testing::{temp_postgres_url, temp_sqlite_url};
+use vigie_store::{
+    AnomalyEvent, AnomalyQuery, IngestBatch, ProjectKey, ScoredPoint, SeriesDetection, Store,
+};
+
+const MINUTE_US: i64 = 60_000_000;
+const SPIKES: [usize; 3] = [2_600, 5_200, 14_600];
+
+/// A daily cycle sampled every minute, with deterministic noise and a few spikes.
+fn readings(range: std::ops::Range<usize>) -> Vec<ValidReading> {
+    range
+        .map(|i| {
+            let daily = (i as f64 * std::f64::consts::TAU / 1440.0).sin() * 10.0;
+            let noise = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
+            let spike = if SPIKES.contains(&i) { 40.0 } else { 0.0 };
+            ValidReading {
+                sensor_id: "press-7".into(),
+                value_name: "temperature".into(),
+                time_us: 1_700_000_000_000_000 + i as i64 * MINUTE_US,
+                value: 50.0 + daily + noise + spike,
+                precision: None,
+            }
+        })
+        .collect()
+}
+
+/// Checkpoints every 700 readings only, so most reloads have readings to replay.
+fn config() -> DetectionConfig {
+    DetectionConfig {
+        checkpoint_readings: 700,
+        checkpoint_interval: Duration::from_secs(3600),
+        ..DetectionConfig::default()
+    }
+}
+
+async fn project(store: &Arc<dyn Store>, code: &str) -> ProjectKey {
+    let org = store.create_organisation(code, 1).await.unwrap();
+    store.create_project(&org.id, code, 1).await.unwrap();
+    ProjectKey {
+        org_id: org.id,
+        code: code.into(),
+    }
+}
+
+async fn push(pipeline: &Pipeline, project: &ProjectKey, range: std::ops::Range<usize>) {
+    for start in range.clone().step_by(250) {
+        let end = (start + 250).min(range.end);
+        pipeline
+            .ingest(project.clone(), readings(start..end))
+            .await
+            .unwrap();
+    }
+}
+
+async fn scored(store: &Arc<dyn Store>, project: &ProjectKey) -> Vec<ScoredPoint> {
+    store
+        .scored_readings(project, "press-7", "temperature", None, 100_000)
+        .await
+        .unwrap()
+}
+
+async fn events(store: &Arc<dyn Store>, project: &ProjectKey) -> Vec<AnomalyEvent> {
+    let query = AnomalyQuery {
+        project: project.clone(),
+        sensor_id: None,
+        value_name: None,
+        from_us: None,
+        to_us: None,
+        min_score: None,
+        after: None,
+        limit: 1000,
+    };
+    let anomalies = store.list_anomalies(&query).await.unwrap();
+    anomalies.into_iter().map(|a| a.event).collect()
+}
+
+async fn a_reloaded_detector_scores_exactly_as_one_that_never_stopped(store: Arc<dyn Store>) {
+    let steady = project(&store, "steady").await;
+    let restarted = project(&store, "restarted").await;
+    push(&Pipeline::new(store.clone(), config()), &steady, 0..6_000).await;
+
+    // Restarts before the first checkpoint, then between two checkpoints.
+    for range in [0..500, 500..3_100, 3_100..6_000] {
+        let progress = store
+            .series_detection(&restarted, "press-7", "temperature")
+            .await
+            .unwrap();
+        if range.start == 3_100 {
+            assert!(
+                progress.checkpoint_until_us < progress.scored_until_us,
+                "the reload has readings to replay: {:?} < {:?}",
+                progress.checkpoint_until_us,
+                progress.scored_until_us
+            );
+        }
+        push(&Pipeline::new(store.clone(), config()), &restarted, range).await;
+    }
+
+    let expected = scored(&store, &steady).await;
+    assert_eq!(expected.len(), 6_000);
+    assert_eq!(scored(&store, &restarted).await, expected);
+    let expected_events = events(&store, &steady).await;
+    for spike in SPIKES.into_iter().filter(|&i| i < 6_000) {
+        let time_us = readings(spike..spike + 1)[0].time_us;
+        assert!(
+            expected_events
+                .iter()
+                .any(|e| e.start_us <= time_us && time_us <= e.end_us),
+            "spike {spike} detected: {expected_events:?}"
+        );
+    }
+    assert_eq!(events(&store, &restarted).await, expected_events);
+}
+
+async fn without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readings(
+    store: Arc<dyn Store>,
+) {
+    let project = project(&store, "relearn").await;
+    push(&Pipeline::new(store.clone(), config()), &project, 0..12_000).await;
+    // A checkpoint no detector can read, as an older version of Vigie might have left.
+    let last_us = readings(11_999..12_000)[0].time_us;
+    let unreadable = IngestBatch {
+        readings: Vec::new(),
+        detection: vec![SeriesDetection {
+            sensor_id: "press-7".into(),
+            value_name: "temperature".into(),
+            checkpoint: Some(r#"{"format": "of another version"}"#.into()),
+            scored_until_us: last_us,
+            events: Vec::new(),
+        }],
+    };
+    store
+        .ingest_batch(project.clone(), unreadable)
+        .await
+        .unwrap();
+
+    let pipeline = Pipeline::new(store.clone(), config());
+    let spike = SPIKES[2];
+    push(&pipeline, &project, 12_000..spike + 100).await;
+    let points = scored(&store, &project).await;
+    assert_eq!(points.len(), spike + 100);
+    let spike_score = points[spike].score;
+    let quiet_max = points[12_000..spike]
+        .iter()
+        .map(|p| p.score)
+        .fold(0.0, f64::max);
+    assert!(
+        spike_score >= pipeline.config().threshold && quiet_max < pipeline.config().threshold,
+        "the relearnt detector finds the spike ({spike_score}) and nothing before it ({quiet_max})"
+    );
+    // The relearnt detector was checkpointed at once.
+    let progress = store
+        .series_detection(&project, "press-7", "temperature")
+        .await
+        .unwrap();
+    assert!(
+        progress
+            .checkpoint
+            .as_deref()
+            .is_some_and(|c| c.contains("detector")),
+        "{progress:?}"
+    );
+}
+
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let store = vigie_store::open(&super::temp_sqlite_url()).await.unwrap();
+                    super::$test(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(url) = super::temp_postgres_url().await else { return };
+                    let store = vigie_store::open(&url).await.unwrap();
+                    super::$test(store).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_reloaded_detector_scores_exactly_as_one_that_never_stopped,
+    without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readings,
+);
