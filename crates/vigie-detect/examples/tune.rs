@@ -5,15 +5,23 @@
 //!   (`VIGIE_SWEEP='name=v1;v2;…'`, JSON values), printing the three normalised scores
 //!   with their thresholds, detected windows (`tp`) and false-positive rows (`fp`);
 //! * `diag` lists, per series, the detections, misses and false positives at the
-//!   threshold `VIGIE_T`, and which feature drove them.
+//!   threshold `VIGIE_T`, and which feature drove them;
+//! * `split` scores each variant on two halves of the corpus (the files of each
+//!   category, sorted by name, taken alternately: half `a` the even ones, half `b` the
+//!   odd ones), each half at its own optimal threshold and at the other half's, so
+//!   that a change tuned on one half can be checked on the other (overfitting check).
 //!
-//! `cargo run --release -p vigie-detect --example tune [tune|diag]`
+//! `VIGIE_HALF=a` (or `b`) restricts `tune` and `diag` to one half.
+//!
+//! `cargo run --release -p vigie-detect --example tune [tune|diag|split]`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use vigie_detect::detector::{DetectorConfig, evaluate_nab};
+use vigie_detect::detector::{DetectorConfig, score_series};
 use vigie_detect::nab::corpus::Corpus;
+use vigie_detect::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, ThresholdSearch};
+use vigie_detect::nab::series::LabelledSeries;
 
 fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
@@ -23,7 +31,7 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-fn tune() {
+fn load() -> Corpus {
     let dir = std::env::var_os("VIGIE_NAB_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -32,7 +40,38 @@ fn tune() {
                 "/../../../shared/data/nab"
             ))
         });
-    let corpus = Corpus::load(&dir).expect("load NAB");
+    Corpus::load(&dir).expect("load NAB")
+}
+
+/// The two halves of the corpus: within each category (the directory of the file),
+/// the files in name order go alternately to half `a` and half `b`.
+fn halves(corpus: &Corpus) -> [Vec<LabelledSeries>; 2] {
+    let mut out = [Vec::new(), Vec::new()];
+    let mut category = "";
+    let mut k = 0;
+    for s in corpus.series() {
+        let c = s.name().split('/').next().unwrap_or("");
+        if c != category {
+            category = c;
+            k = 0;
+        }
+        out[k % 2].push(s.clone());
+        k += 1;
+    }
+    out
+}
+
+/// The series selected by `VIGIE_HALF` (`a`, `b`, or all).
+fn selected(corpus: &Corpus) -> Vec<LabelledSeries> {
+    let [a, b] = halves(corpus);
+    match std::env::var("VIGIE_HALF").as_deref() {
+        Ok("a") => a,
+        Ok("b") => b,
+        _ => corpus.series().to_vec(),
+    }
+}
+
+fn base_config() -> serde_json::Value {
     let mut base = serde_json::to_value(DetectorConfig::default()).unwrap();
     if let Ok(text) = std::env::var("VIGIE_CFG") {
         merge(
@@ -40,7 +79,13 @@ fn tune() {
             &serde_json::from_str(&text).expect("VIGIE_CFG json"),
         );
     }
-    let variants: Vec<(String, serde_json::Value)> = match std::env::var("VIGIE_SWEEP") {
+    base
+}
+
+/// The base configuration, or one variant per value of `VIGIE_SWEEP`.
+fn variants() -> Vec<(String, DetectorConfig)> {
+    let base = base_config();
+    let values: Vec<(String, serde_json::Value)> = match std::env::var("VIGIE_SWEEP") {
         Ok(spec) => {
             let (name, values) = spec.split_once('=').expect("name=v1;v2");
             values
@@ -56,23 +101,50 @@ fn tune() {
         }
         Err(_) => vec![("base".to_owned(), base)],
     };
-    for (label, value) in variants {
-        let config: DetectorConfig = serde_json::from_value(value).unwrap();
-        let config = config.validated().unwrap();
+    values
+        .into_iter()
+        .map(|(label, value)| {
+            let config: DetectorConfig = serde_json::from_value(value).unwrap();
+            (label, config.validated().unwrap())
+        })
+        .collect()
+}
+
+fn series_points(s: &LabelledSeries) -> impl Iterator<Item = (i64, f64)> + '_ {
+    s.timestamps()
+        .iter()
+        .map(|t| t.and_utc().timestamp_millis())
+        .zip(s.values().iter().copied())
+}
+
+fn sweep(series: &[LabelledSeries], config: &DetectorConfig) -> Sweep {
+    let scores: Vec<Vec<f64>> = series
+        .iter()
+        .map(|s| score_series(config, series_points(s)))
+        .collect();
+    Sweep::new(series, &scores, &ScoringOptions::default()).unwrap()
+}
+
+fn describe(r: &ProfileResult) -> String {
+    format!(
+        "{:.2} (t={:.4} tp={}/{} fp={})",
+        r.normalised.unwrap_or(f64::NAN),
+        r.threshold,
+        r.detected_windows,
+        r.scored_windows,
+        r.counts.false_positives
+    )
+}
+
+fn tune() {
+    let corpus = load();
+    let series = selected(&corpus);
+    for (label, config) in variants() {
         let started = Instant::now();
-        let results = evaluate_nab(&corpus, &config).unwrap();
-        let line: Vec<String> = results
+        let sweep = sweep(&series, &config);
+        let line: Vec<String> = Profile::nab_profiles()
             .iter()
-            .map(|r| {
-                format!(
-                    "{:.2} (t={:.4} tp={} fp={} fn={})",
-                    r.normalised.unwrap_or(f64::NAN),
-                    r.threshold,
-                    r.detected_windows,
-                    r.counts.false_positives,
-                    r.counts.false_negatives
-                )
-            })
+            .map(|p| describe(&sweep.evaluate(p, ThresholdSearch::Sweep)))
             .collect();
         eprintln!(
             "{label:<30} {}  [{:.2?}]",
@@ -82,37 +154,50 @@ fn tune() {
     }
 }
 
-fn diag() {
-    use vigie_detect::nab::score::probationary_period;
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/nab"
-    ));
-    let corpus = Corpus::load(&dir).expect("load NAB");
-    let mut base = serde_json::to_value(DetectorConfig::default()).unwrap();
-    if let Ok(text) = std::env::var("VIGIE_CFG") {
-        merge(
-            &mut base,
-            &serde_json::from_str(&text).expect("VIGIE_CFG json"),
+fn split() {
+    let corpus = load();
+    let halves = halves(&corpus);
+    eprintln!(
+        "half a: {} files, half b: {} files; standard profile; \
+         `x@other` = at the other half's optimal threshold",
+        halves[0].len(),
+        halves[1].len()
+    );
+    let standard = Profile::standard();
+    for (label, config) in variants() {
+        let sweeps = [sweep(&halves[0], &config), sweep(&halves[1], &config)];
+        let own = [0, 1].map(|h| sweeps[h].evaluate(&standard, ThresholdSearch::Sweep));
+        let cross = [0, 1].map(|h| {
+            let curve = sweeps[h].curve(&standard);
+            curve.result(curve.at(own[1 - h].threshold))
+        });
+        eprintln!(
+            "{label:<30} a: {} a@b: {:.2} | b: {} b@a: {:.2}",
+            describe(&own[0]),
+            cross[0].normalised.unwrap_or(f64::NAN),
+            describe(&own[1]),
+            cross[1].normalised.unwrap_or(f64::NAN),
         );
     }
-    let config: DetectorConfig = serde_json::from_value(base).unwrap();
+}
+
+fn diag() {
+    use vigie_detect::nab::score::probationary_period;
+    let corpus = load();
+    let series = selected(&corpus);
+    let config: DetectorConfig = serde_json::from_value(base_config()).unwrap();
     let t: f64 = std::env::var("VIGIE_T")
         .map(|v| v.parse().unwrap())
         .unwrap_or(0.5);
     let mut feats: Vec<Vec<u8>> = vec![];
-    let scores: Vec<Vec<f64>> = corpus
-        .series()
+    let scores: Vec<Vec<f64>> = series
         .iter()
         .map(|s| {
             let mut d = vigie_detect::detector::SeriesDetector::new(&config);
             let mut f = vec![];
-            let out = s
-                .timestamps()
-                .iter()
-                .zip(s.values())
+            let out = series_points(s)
                 .map(|(t, v)| {
-                    let x = d.score(t.and_utc().timestamp_millis(), *v);
+                    let x = d.score(t, v);
                     f.push(d.last_feature().map_or(0, |f| f as u8 + 1));
                     x
                 })
@@ -124,7 +209,7 @@ fn diag() {
     let mut tpf = [0usize; 8];
     let mut fpf = [0usize; 8];
     let (mut tfp, mut tmiss) = (0, 0);
-    for (k, (s, sc)) in corpus.series().iter().zip(&scores).enumerate() {
+    for (k, (s, sc)) in series.iter().zip(&scores).enumerate() {
         let p = probationary_period(s.len(), 0.15);
         let mut fp = vec![];
         let mut det = vec![];
@@ -183,6 +268,7 @@ fn diag() {
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("diag") => diag(),
+        Some("split") => split(),
         _ => tune(),
     }
 }
