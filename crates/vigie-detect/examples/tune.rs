@@ -11,6 +11,9 @@
 //!   odd ones), each half at its own optimal threshold and at the other half's, so
 //!   that a change tuned on one half can be checked on the other (overfitting check).
 //!
+//! * `dump` prints, for the series whose name contains `VIGIE_SERIES`, rows
+//!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it.
+//!
 //! `VIGIE_HALF=a` (or `b`) restricts `tune` and `diag` to one half.
 //!
 //! `cargo run --release -p vigie-detect --example tune [tune|diag|split]`
@@ -247,7 +250,7 @@ fn diag() {
         }
         for i in p..s.len() {
             if sc[i] >= t && !s.windows().iter().any(|w| w.contains(i)) {
-                fp.push(i);
+                fp.push(format!("{i}:{}", feats[k][i]));
                 fpf[feats[k][i] as usize] += 1;
             }
         }
@@ -259,15 +262,44 @@ fn diag() {
             p,
             fp.len(),
             det,
-            &fp[..fp.len().min(8)]
+            &fp[..fp.len().min(12)]
         );
     }
+    eprintln!(
+        "features: 1 deviation, 2 extreme, 3 noise, 4 context/shape, 5 gap, 6 stuck, 7 drift"
+    );
     eprintln!("total fp {tfp} miss {tmiss} tp by feature {tpf:?} fp by feature {fpf:?}");
+}
+
+fn dump() {
+    let corpus = load();
+    let config: DetectorConfig = serde_json::from_value(base_config()).unwrap();
+    let name = std::env::var("VIGIE_SERIES").expect("VIGIE_SERIES");
+    let from: usize = std::env::var("VIGIE_FROM").map_or(0, |v| v.parse().unwrap());
+    let to: usize = std::env::var("VIGIE_TO").map_or(usize::MAX, |v| v.parse().unwrap());
+    let s = corpus
+        .series()
+        .iter()
+        .find(|s| s.name().contains(&name))
+        .expect("no such series");
+    let mut d = vigie_detect::detector::SeriesDetector::new(&config);
+    for (i, (t, v)) in series_points(s).enumerate() {
+        let x = d.score(t, v);
+        if (from..to).contains(&i) {
+            let w = if s.windows().iter().any(|w| w.contains(i)) {
+                "W"
+            } else {
+                "."
+            };
+            println!("{i:>6} {w} {v:>14.4} {x:.3} {:?}", d.last_feature());
+        }
+    }
 }
 
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("diag") => diag(),
+        Some("dump") => dump(),
         Some("split") => split(),
         _ => tune(),
     }
