@@ -12,7 +12,8 @@
 //!   that a change tuned on one half can be checked on the other (overfitting check).
 //!
 //! * `dump` prints, for the series whose name contains `VIGIE_SERIES`, rows
-//!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it.
+//!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it; then the
+//!   size of the detector's state at the end of the series.
 //!
 //! `VIGIE_HALF=a` (or `b`) restricts `tune` and `diag` to one half.
 //!
@@ -226,9 +227,10 @@ fn diag() {
             }
             det.push(match hit {
                 Some(i) => format!(
-                    "{}@{:.2}",
+                    "{}@{:.2}:{}",
                     w.first_row,
-                    (i - w.first_row) as f64 / w.width() as f64
+                    (i - w.first_row) as f64 / w.width() as f64,
+                    feats[k][i]
                 ),
                 None => format!("{}:MISS", w.first_row),
             });
@@ -294,6 +296,13 @@ fn dump() {
             println!("{i:>6} {w} {v:>14.4} {x:.3} {:?}", d.last_feature());
         }
     }
+    let json = serde_json::to_string(&d).unwrap();
+    eprintln!(
+        "state: {} bytes in memory ({} inline + the count tables), {} bytes as JSON",
+        std::mem::size_of_val(&d) + (1024 + 512) * std::mem::size_of::<f64>(),
+        std::mem::size_of_val(&d),
+        json.len()
+    );
 }
 
 fn main() {
