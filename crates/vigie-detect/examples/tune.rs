@@ -9,7 +9,8 @@
 //! * `split` scores each variant on two halves of the corpus (the files of each
 //!   category, sorted by name, taken alternately: half `a` the even ones, half `b` the
 //!   odd ones), each half at its own optimal threshold and at the other half's, so
-//!   that a change tuned on one half can be checked on the other (overfitting check).
+//!   that a change tuned on one half can be checked on the other (overfitting check);
+//!   `VIGIE_SPLIT=block` splits each category into its first and second half instead.
 //!
 //! * `dump` prints, for the series whose name contains `VIGIE_SERIES`, rows
 //!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it; then the
@@ -48,19 +49,32 @@ fn load() -> Corpus {
 }
 
 /// The two halves of the corpus: within each category (the directory of the file),
-/// the files in name order go alternately to half `a` and half `b`.
+/// the files in name order go alternately to half `a` and half `b`; with
+/// `VIGIE_SPLIT=block`, the first half of each category's files (rounded up) goes to
+/// `a` and the rest to `b` (a second, independent partition to check a change on).
 fn halves(corpus: &Corpus) -> [Vec<LabelledSeries>; 2] {
+    let block = std::env::var("VIGIE_SPLIT").is_ok_and(|v| v == "block");
+    let category = |s: &LabelledSeries| s.name().split('/').next().unwrap_or("").to_owned();
     let mut out = [Vec::new(), Vec::new()];
-    let mut category = "";
-    let mut k = 0;
-    for s in corpus.series() {
-        let c = s.name().split('/').next().unwrap_or("");
-        if c != category {
-            category = c;
-            k = 0;
+    let series = corpus.series();
+    let mut start = 0;
+    while start < series.len() {
+        let c = category(&series[start]);
+        let end = start
+            + series[start..]
+                .iter()
+                .take_while(|s| category(s) == c)
+                .count();
+        let n = end - start;
+        for (k, s) in series[start..end].iter().enumerate() {
+            let half = if block {
+                usize::from(k >= n.div_ceil(2))
+            } else {
+                k % 2
+            };
+            out[half].push(s.clone());
         }
-        out[k % 2].push(s.clone());
-        k += 1;
+        start = end;
     }
     out
 }
@@ -227,7 +241,7 @@ fn diag() {
             }
             det.push(match hit {
                 Some(i) => format!(
-                    "{}@{:.2}:{}",
+                    "{}@{:.2}:{}r{i}",
                     w.first_row,
                     (i - w.first_row) as f64 / w.width() as f64,
                     feats[k][i]
