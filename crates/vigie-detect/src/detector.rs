@@ -420,14 +420,14 @@ pub struct SeriesDetector {
     drift_level: f64,
     /// Envelope of the values, and of their smoothed values.
     hi: f64,
-    /// Long-memory envelope, high and low (absent from older states: restarted from
-    /// the envelope).
-    #[serde(default)]
-    long_envelope: Option<[f64; 2]>,
     lo: f64,
     smooth: f64,
     smooth_hi: f64,
     smooth_lo: f64,
+    /// Long-memory envelope of the values, high and low (absent from older states:
+    /// restarted from the envelope).
+    #[serde(default)]
+    long_envelope: Option<[f64; 2]>,
     /// Short- and long-term mean absolute step.
     noise_short: f64,
     noise_long: f64,
@@ -483,11 +483,11 @@ impl SeriesDetector {
             scale: 0.0,
             drift_level: 0.0,
             hi: 0.0,
-            long_envelope: None,
             lo: 0.0,
             smooth: 0.0,
             smooth_hi: 0.0,
             smooth_lo: 0.0,
+            long_envelope: None,
             noise_short: 0.0,
             noise_long: 0.0,
             repeats: 0.0,
