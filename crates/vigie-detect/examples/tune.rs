@@ -5,15 +5,28 @@
 //!   (`VIGIE_SWEEP='name=v1;v2;…'`, JSON values), printing the three normalised scores
 //!   with their thresholds, detected windows (`tp`) and false-positive rows (`fp`);
 //! * `diag` lists, per series, the detections, misses and false positives at the
-//!   threshold `VIGIE_T`, and which feature drove them.
+//!   threshold `VIGIE_T`, and which feature drove them;
+//! * `split` scores each variant on two halves of the corpus (the files of each
+//!   category, sorted by name, taken alternately: half `a` the even ones, half `b` the
+//!   odd ones), each half at its own optimal threshold and at the other half's, so
+//!   that a change tuned on one half can be checked on the other (overfitting check);
+//!   `VIGIE_SPLIT=block` splits each category into its first and second half instead.
 //!
-//! `cargo run --release -p vigie-detect --example tune [tune|diag]`
+//! * `dump` prints, for the series whose name contains `VIGIE_SERIES`, rows
+//!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it; then the
+//!   size of the detector's state at the end of the series.
+//!
+//! `VIGIE_HALF=a` (or `b`) restricts `tune` and `diag` to one half.
+//!
+//! `cargo run --release -p vigie-detect --example tune [tune|diag|split]`
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use vigie_detect::detector::{DetectorConfig, evaluate_nab};
+use vigie_detect::detector::{DetectorConfig, score_series};
 use vigie_detect::nab::corpus::Corpus;
+use vigie_detect::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, ThresholdSearch};
+use vigie_detect::nab::series::LabelledSeries;
 
 fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
@@ -23,7 +36,7 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-fn tune() {
+fn load() -> Corpus {
     let dir = std::env::var_os("VIGIE_NAB_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -32,7 +45,51 @@ fn tune() {
                 "/../../../shared/data/nab"
             ))
         });
-    let corpus = Corpus::load(&dir).expect("load NAB");
+    Corpus::load(&dir).expect("load NAB")
+}
+
+/// The two halves of the corpus: within each category (the directory of the file),
+/// the files in name order go alternately to half `a` and half `b`; with
+/// `VIGIE_SPLIT=block`, the first half of each category's files (rounded up) goes to
+/// `a` and the rest to `b` (a second, independent partition to check a change on).
+fn halves(corpus: &Corpus) -> [Vec<LabelledSeries>; 2] {
+    let block = std::env::var("VIGIE_SPLIT").is_ok_and(|v| v == "block");
+    let category = |s: &LabelledSeries| s.name().split('/').next().unwrap_or("").to_owned();
+    let mut out = [Vec::new(), Vec::new()];
+    let series = corpus.series();
+    let mut start = 0;
+    while start < series.len() {
+        let c = category(&series[start]);
+        let end = start
+            + series[start..]
+                .iter()
+                .take_while(|s| category(s) == c)
+                .count();
+        let n = end - start;
+        for (k, s) in series[start..end].iter().enumerate() {
+            let half = if block {
+                usize::from(k >= n.div_ceil(2))
+            } else {
+                k % 2
+            };
+            out[half].push(s.clone());
+        }
+        start = end;
+    }
+    out
+}
+
+/// The series selected by `VIGIE_HALF` (`a`, `b`, or all).
+fn selected(corpus: &Corpus) -> Vec<LabelledSeries> {
+    let [a, b] = halves(corpus);
+    match std::env::var("VIGIE_HALF").as_deref() {
+        Ok("a") => a,
+        Ok("b") => b,
+        _ => corpus.series().to_vec(),
+    }
+}
+
+fn base_config() -> serde_json::Value {
     let mut base = serde_json::to_value(DetectorConfig::default()).unwrap();
     if let Ok(text) = std::env::var("VIGIE_CFG") {
         merge(
@@ -40,7 +97,13 @@ fn tune() {
             &serde_json::from_str(&text).expect("VIGIE_CFG json"),
         );
     }
-    let variants: Vec<(String, serde_json::Value)> = match std::env::var("VIGIE_SWEEP") {
+    base
+}
+
+/// The base configuration, or one variant per value of `VIGIE_SWEEP`.
+fn variants() -> Vec<(String, DetectorConfig)> {
+    let base = base_config();
+    let values: Vec<(String, serde_json::Value)> = match std::env::var("VIGIE_SWEEP") {
         Ok(spec) => {
             let (name, values) = spec.split_once('=').expect("name=v1;v2");
             values
@@ -56,23 +119,50 @@ fn tune() {
         }
         Err(_) => vec![("base".to_owned(), base)],
     };
-    for (label, value) in variants {
-        let config: DetectorConfig = serde_json::from_value(value).unwrap();
-        let config = config.validated().unwrap();
+    values
+        .into_iter()
+        .map(|(label, value)| {
+            let config: DetectorConfig = serde_json::from_value(value).unwrap();
+            (label, config.validated().unwrap())
+        })
+        .collect()
+}
+
+fn series_points(s: &LabelledSeries) -> impl Iterator<Item = (i64, f64)> + '_ {
+    s.timestamps()
+        .iter()
+        .map(|t| t.and_utc().timestamp_millis())
+        .zip(s.values().iter().copied())
+}
+
+fn sweep(series: &[LabelledSeries], config: &DetectorConfig) -> Sweep {
+    let scores: Vec<Vec<f64>> = series
+        .iter()
+        .map(|s| score_series(config, series_points(s)))
+        .collect();
+    Sweep::new(series, &scores, &ScoringOptions::default()).unwrap()
+}
+
+fn describe(r: &ProfileResult) -> String {
+    format!(
+        "{:.2} (t={:.4} tp={}/{} fp={})",
+        r.normalised.unwrap_or(f64::NAN),
+        r.threshold,
+        r.detected_windows,
+        r.scored_windows,
+        r.counts.false_positives
+    )
+}
+
+fn tune() {
+    let corpus = load();
+    let series = selected(&corpus);
+    for (label, config) in variants() {
         let started = Instant::now();
-        let results = evaluate_nab(&corpus, &config).unwrap();
-        let line: Vec<String> = results
+        let sweep = sweep(&series, &config);
+        let line: Vec<String> = Profile::nab_profiles()
             .iter()
-            .map(|r| {
-                format!(
-                    "{:.2} (t={:.4} tp={} fp={} fn={})",
-                    r.normalised.unwrap_or(f64::NAN),
-                    r.threshold,
-                    r.detected_windows,
-                    r.counts.false_positives,
-                    r.counts.false_negatives
-                )
-            })
+            .map(|p| describe(&sweep.evaluate(p, ThresholdSearch::Sweep)))
             .collect();
         eprintln!(
             "{label:<30} {}  [{:.2?}]",
@@ -82,37 +172,50 @@ fn tune() {
     }
 }
 
-fn diag() {
-    use vigie_detect::nab::score::probationary_period;
-    let dir = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/nab"
-    ));
-    let corpus = Corpus::load(&dir).expect("load NAB");
-    let mut base = serde_json::to_value(DetectorConfig::default()).unwrap();
-    if let Ok(text) = std::env::var("VIGIE_CFG") {
-        merge(
-            &mut base,
-            &serde_json::from_str(&text).expect("VIGIE_CFG json"),
+fn split() {
+    let corpus = load();
+    let halves = halves(&corpus);
+    eprintln!(
+        "half a: {} files, half b: {} files; standard profile; \
+         `x@other` = at the other half's optimal threshold",
+        halves[0].len(),
+        halves[1].len()
+    );
+    let standard = Profile::standard();
+    for (label, config) in variants() {
+        let sweeps = [sweep(&halves[0], &config), sweep(&halves[1], &config)];
+        let own = [0, 1].map(|h| sweeps[h].evaluate(&standard, ThresholdSearch::Sweep));
+        let cross = [0, 1].map(|h| {
+            let curve = sweeps[h].curve(&standard);
+            curve.result(curve.at(own[1 - h].threshold))
+        });
+        eprintln!(
+            "{label:<30} a: {} a@b: {:.2} | b: {} b@a: {:.2}",
+            describe(&own[0]),
+            cross[0].normalised.unwrap_or(f64::NAN),
+            describe(&own[1]),
+            cross[1].normalised.unwrap_or(f64::NAN),
         );
     }
-    let config: DetectorConfig = serde_json::from_value(base).unwrap();
+}
+
+fn diag() {
+    use vigie_detect::nab::score::probationary_period;
+    let corpus = load();
+    let series = selected(&corpus);
+    let config: DetectorConfig = serde_json::from_value(base_config()).unwrap();
     let t: f64 = std::env::var("VIGIE_T")
         .map(|v| v.parse().unwrap())
         .unwrap_or(0.5);
     let mut feats: Vec<Vec<u8>> = vec![];
-    let scores: Vec<Vec<f64>> = corpus
-        .series()
+    let scores: Vec<Vec<f64>> = series
         .iter()
         .map(|s| {
             let mut d = vigie_detect::detector::SeriesDetector::new(&config);
             let mut f = vec![];
-            let out = s
-                .timestamps()
-                .iter()
-                .zip(s.values())
+            let out = series_points(s)
                 .map(|(t, v)| {
-                    let x = d.score(t.and_utc().timestamp_millis(), *v);
+                    let x = d.score(t, v);
                     f.push(d.last_feature().map_or(0, |f| f as u8 + 1));
                     x
                 })
@@ -124,7 +227,7 @@ fn diag() {
     let mut tpf = [0usize; 8];
     let mut fpf = [0usize; 8];
     let (mut tfp, mut tmiss) = (0, 0);
-    for (k, (s, sc)) in corpus.series().iter().zip(&scores).enumerate() {
+    for (k, (s, sc)) in series.iter().zip(&scores).enumerate() {
         let p = probationary_period(s.len(), 0.15);
         let mut fp = vec![];
         let mut det = vec![];
@@ -138,9 +241,10 @@ fn diag() {
             }
             det.push(match hit {
                 Some(i) => format!(
-                    "{}@{:.2}",
+                    "{}@{:.2}:{}r{i}",
                     w.first_row,
-                    (i - w.first_row) as f64 / w.width() as f64
+                    (i - w.first_row) as f64 / w.width() as f64,
+                    feats[k][i]
                 ),
                 None => format!("{}:MISS", w.first_row),
             });
@@ -162,7 +266,7 @@ fn diag() {
         }
         for i in p..s.len() {
             if sc[i] >= t && !s.windows().iter().any(|w| w.contains(i)) {
-                fp.push(i);
+                fp.push(format!("{i}:{}", feats[k][i]));
                 fpf[feats[k][i] as usize] += 1;
             }
         }
@@ -174,15 +278,52 @@ fn diag() {
             p,
             fp.len(),
             det,
-            &fp[..fp.len().min(8)]
+            &fp[..fp.len().min(12)]
         );
     }
+    eprintln!(
+        "features: 1 deviation, 2 extreme, 3 noise, 4 context/shape, 5 gap, 6 stuck, 7 drift"
+    );
     eprintln!("total fp {tfp} miss {tmiss} tp by feature {tpf:?} fp by feature {fpf:?}");
+}
+
+fn dump() {
+    let corpus = load();
+    let config: DetectorConfig = serde_json::from_value(base_config()).unwrap();
+    let name = std::env::var("VIGIE_SERIES").expect("VIGIE_SERIES");
+    let from: usize = std::env::var("VIGIE_FROM").map_or(0, |v| v.parse().unwrap());
+    let to: usize = std::env::var("VIGIE_TO").map_or(usize::MAX, |v| v.parse().unwrap());
+    let s = corpus
+        .series()
+        .iter()
+        .find(|s| s.name().contains(&name))
+        .expect("no such series");
+    let mut d = vigie_detect::detector::SeriesDetector::new(&config);
+    for (i, (t, v)) in series_points(s).enumerate() {
+        let x = d.score(t, v);
+        if (from..to).contains(&i) {
+            let w = if s.windows().iter().any(|w| w.contains(i)) {
+                "W"
+            } else {
+                "."
+            };
+            println!("{i:>6} {w} {v:>14.4} {x:.3} {:?}", d.last_feature());
+        }
+    }
+    let json = serde_json::to_string(&d).unwrap();
+    eprintln!(
+        "state: {} bytes in memory ({} inline + the count tables), {} bytes as JSON",
+        std::mem::size_of_val(&d) + (1024 + 512) * std::mem::size_of::<f64>(),
+        std::mem::size_of_val(&d),
+        json.len()
+    );
 }
 
 fn main() {
     match std::env::args().nth(1).as_deref() {
         Some("diag") => diag(),
+        Some("dump") => dump(),
+        Some("split") => split(),
         _ => tune(),
     }
 }

@@ -18,7 +18,11 @@
 //!      values seen so far, relative to the envelope's width (new highs and lows,
 //!      which many real incidents are); the envelope never contracts to within a few
 //!      noise units of the envelope of the smoothed values, so noise alone breaks no
-//!      record;
+//!      record; the part of the excess that stays within a long-memory envelope (the
+//!      highest and lowest values of a much longer past, contracting ten times more
+//!      slowly) counts only a tenth: a return to a level already reached, such as a
+//!      periodic spike of the same height once the envelope has contracted, is not a
+//!      new high;
 //!    * *noise*: absolute log-ratio of the short-term to the long-term mean absolute
 //!      step (a sudden change of noise, either way);
 //!    * *context*: novelty of the last two quantised values, from a decaying count
@@ -219,6 +223,11 @@ pub struct DetectorConfig {
     /// as a record: in pure noise, rare shapes keep turning up, so that only a shape
     /// (almost) never seen in the memory of the counts is news.
     pub shape_min: f64,
+    /// Per-point contraction of the long-memory envelope towards the extreme envelope.
+    pub revisit_decay: f64,
+    /// Factor applied to the part of the excess beyond the extreme envelope that lies
+    /// within the long-memory envelope (a return to a level reached before); 1 disables.
+    pub revisit_factor: f64,
 }
 
 impl Default for DetectorConfig {
@@ -264,6 +273,8 @@ impl Default for DetectorConfig {
             shape_levels: 2,
             shape_decay: 2e-3,
             shape_min: 0.2,
+            revisit_decay: 2e-5,
+            revisit_factor: 0.1,
         }
     }
 }
@@ -292,6 +303,14 @@ impl DetectorConfig {
         unit("long_alpha", self.long_alpha)?;
         unit("alarm_level", self.alarm_level)?;
         fraction("envelope_decay", self.envelope_decay)?;
+        fraction("revisit_decay", self.revisit_decay)?;
+        let revisit = self.revisit_factor;
+        check(
+            "revisit_factor",
+            revisit,
+            (0.0..=1.0).contains(&revisit),
+            "in [0, 1]",
+        )?;
         fraction("context_decay", self.context_decay)?;
         fraction("shape_decay", self.shape_decay)?;
         non_negative("shape_min", self.shape_min)?;
@@ -405,6 +424,10 @@ pub struct SeriesDetector {
     smooth: f64,
     smooth_hi: f64,
     smooth_lo: f64,
+    /// Long-memory envelope of the values, high and low (absent from older states:
+    /// restarted from the envelope).
+    #[serde(default)]
+    long_envelope: Option<[f64; 2]>,
     /// Short- and long-term mean absolute step.
     noise_short: f64,
     noise_long: f64,
@@ -464,6 +487,7 @@ impl SeriesDetector {
             smooth: 0.0,
             smooth_hi: 0.0,
             smooth_lo: 0.0,
+            long_envelope: None,
             noise_short: 0.0,
             noise_long: 0.0,
             repeats: 0.0,
@@ -606,7 +630,12 @@ impl SeriesDetector {
         // never to less than `extreme_noise` noise units beyond the smoothed values'.
         let width = range + self.scale + tiny;
         let excess = (value - self.hi).max(0.0) + (self.lo - value).max(0.0);
-        let extreme = (excess - c.extreme_slack * self.scale).max(0.0) / width;
+        let slack = c.extreme_slack * self.scale;
+        let extreme = (excess - slack).max(0.0) / width;
+        let [hi_long, lo_long] = self.long_envelope.unwrap_or([self.hi, self.lo]);
+        let long_excess = (value - hi_long).max(0.0) + (lo_long - value).max(0.0);
+        let new_extreme = (long_excess - slack).max(0.0) / width;
+        let extreme = c.revisit_factor * extreme + (1.0 - c.revisit_factor) * new_extreme;
         self.smooth += c.level_alpha * (value - self.smooth);
         let decay = c.envelope_decay;
         self.smooth_hi = self
@@ -620,6 +649,11 @@ impl SeriesDetector {
         let lo_floor = (self.smooth_lo - margin).max(self.lo);
         self.hi = value.max(self.hi - decay * (self.hi - hi_floor));
         self.lo = value.min(self.lo + decay * (lo_floor - self.lo));
+        let long = c.revisit_decay;
+        self.long_envelope = Some([
+            self.hi.max(hi_long - long * (hi_long - self.hi)),
+            self.lo.min(lo_long + long * (self.lo - lo_long)),
+        ]);
 
         // Stuck sensor and change of noise, from the step.
         let signed_step = value - self.last_value;
@@ -1059,9 +1093,16 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["shapes"].as_array_mut().unwrap().pop();
         assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
-        // A state saved before the shape feature existed still loads and resumes.
+        // A state saved before the shape feature and the long-memory envelope existed
+        // still loads and resumes.
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        for field in ["shapes", "shape_count_unit", "shape_key", "shape_record"] {
+        for field in [
+            "shapes",
+            "shape_count_unit",
+            "shape_key",
+            "shape_record",
+            "long_envelope",
+        ] {
             value.as_object_mut().unwrap().remove(field);
         }
         let mut old: SeriesDetector = serde_json::from_value(value).unwrap();
