@@ -312,9 +312,8 @@ fn dump() {
     }
     let json = serde_json::to_string(&d).unwrap();
     eprintln!(
-        "state: {} bytes in memory ({} inline + the count tables), {} bytes as JSON",
-        std::mem::size_of_val(&d) + (1024 + 512) * std::mem::size_of::<f64>(),
-        std::mem::size_of_val(&d),
+        "state: {} bytes in memory, {} bytes as JSON",
+        d.memory_bytes(),
         json.len()
     );
 }

@@ -1,6 +1,6 @@
 //! The streaming anomaly detector: one [`SeriesDetector`] per series turns each new
 //! reading into an anomaly score in `[0, 1]`, computed only from that reading and the
-//! past, with bounded memory (about 14 kB) and a state that serialises (serde) so that
+//! past, with bounded memory (about 19 kB) and a state that serialises (serde) so that
 //! a restarted server resumes where it stopped. One global [`DetectorConfig`] serves
 //! every series; nothing is tuned per series and labels are never read.
 //!
@@ -55,7 +55,9 @@
 //! 3. **Post-processing**: the score is the strongest weighted feature, mapped to
 //!    `[0, 1)` by `1 - exp(-r / score_scale)`. Before that, a surprise no stronger than
 //!    the (decaying, over about two days) strongest one seen at the same hour of the
-//!    day is halved: what recurs daily, such as a nightly job, is not novel. A score
+//!    day, or (decaying over about three weeks) at the same hour of the week give or
+//!    take an hour, is halved: what recurs daily, such as a nightly job, or weekly,
+//!    such as a plant stopping for the weekend, is not novel. A score
 //!    is passed on in full only if it exceeds the last score passed in full
 //!    (decaying) by half again; otherwise, and
 //!    for a refractory period after an alarm (a score of at least
@@ -75,6 +77,10 @@ use crate::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, Threshold
 const DAY_BINS: usize = 24;
 /// Milliseconds per day.
 const DAY_MS: f64 = 86_400_000.0;
+/// Number of hour-of-week bins of the memory of past surprises.
+const WEEK_BINS: usize = 168;
+/// Milliseconds per week.
+const WEEK_MS: f64 = 7.0 * DAY_MS;
 /// Number of features (see [`Feature`]).
 pub const FEATURES: usize = 7;
 /// Size of the context count table.
@@ -203,8 +209,11 @@ pub struct DetectorConfig {
     /// A surprise below this multiple of the remembered surprise at the same hour of
     /// the day is damped by `recur_factor` (0 disables).
     pub recur_margin: f64,
-    /// Factor applied to a surprise that recurs at the same hour of the day.
+    /// Factor applied to a surprise that recurs at the same hour of the day or week.
     pub recur_factor: f64,
+    /// Time constant (weeks) of the memory of past surprises per hour of the week
+    /// (0 disables it).
+    pub recur_weeks: f64,
     /// Exponent of the hour-of-day mean absolute innovation in the unit of the
     /// deviation (0: only the long-run innovation, 1: only that of the hour).
     pub hour_scale: f64,
@@ -266,6 +275,7 @@ impl Default for DetectorConfig {
             recur_days: 2.0,
             recur_margin: 1.0,
             recur_factor: 0.5,
+            recur_weeks: 3.0,
             hour_scale: 0.5,
             shape_weight: 0.4,
             shape_order: 3,
@@ -331,6 +341,7 @@ impl DetectorConfig {
         positive("recur_days", self.recur_days)?;
         non_negative("recur_margin", self.recur_margin)?;
         non_negative("recur_factor", self.recur_factor)?;
+        non_negative("recur_weeks", self.recur_weeks)?;
         let hour = self.hour_scale;
         check("hour_scale", hour, (0.0..=1.0).contains(&hour), "in [0, 1]")?;
         for i in 0..FEATURES {
@@ -403,6 +414,79 @@ impl Record {
     }
 }
 
+/// The memory of past surprises per hour of the week. Each hour keeps the strongest
+/// surprise of its current week and, apart, that of the earlier weeks (decaying), so
+/// that what happens earlier in the same hour this week never hides last week's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct WeeklyMemory {
+    /// Per hour of the week: the strongest surprise of the earlier weeks and the time
+    /// (ms) it is counted from.
+    #[serde(deserialize_with = "fixed_len::<_, _, WEEK_BINS>")]
+    past: Vec<[f64; 2]>,
+    /// Per hour of the week: the strongest surprise of its latest week and its time.
+    #[serde(deserialize_with = "fixed_len::<_, _, WEEK_BINS>")]
+    latest: Vec<[f64; 2]>,
+}
+
+impl Default for WeeklyMemory {
+    fn default() -> Self {
+        Self {
+            past: vec![[0.0; 2]; WEEK_BINS],
+            latest: vec![[0.0; 2]; WEEK_BINS],
+        }
+    }
+}
+
+impl WeeklyMemory {
+    /// Hour of the week of `time_ms`.
+    fn bin(time_ms: i64) -> usize {
+        (time_ms.rem_euclid(WEEK_MS as i64) / 3_600_000) as usize
+    }
+
+    /// Moves the latest surprise of hour `bin` to the earlier weeks' once it is a day
+    /// old or more (it then belongs to an earlier week), keeping the stronger one.
+    fn age(&mut self, bin: usize, now: f64, tau_ms: f64) {
+        let [value, at] = self.latest[bin];
+        if value > 0.0 && now - at >= DAY_MS {
+            let [past, past_at] = self.past[bin];
+            if value >= past * (-(at - past_at).max(0.0) / tau_ms).exp() {
+                self.past[bin] = self.latest[bin];
+            }
+            self.latest[bin] = [0.0; 2];
+        }
+    }
+
+    /// The strongest surprise of earlier weeks at this hour of the week or the ones
+    /// beside it (weekly routines drift a little), decayed with time constant `tau_ms`.
+    fn prior(&mut self, time_ms: i64, tau_ms: f64) -> f64 {
+        let now = time_ms as f64;
+        let bin = Self::bin(time_ms);
+        [bin + WEEK_BINS - 1, bin, bin + 1]
+            .into_iter()
+            .map(|b| {
+                let b = b % WEEK_BINS;
+                self.age(b, now, tau_ms);
+                let [value, at] = self.past[b];
+                if value > 0.0 {
+                    value * (-(now - at).max(0.0) / tau_ms).exp()
+                } else {
+                    0.0
+                }
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Remembers a surprise of this week.
+    fn remember(&mut self, time_ms: i64, surprise: f64, tau_ms: f64) {
+        let bin = Self::bin(time_ms);
+        self.age(bin, time_ms as f64, tau_ms);
+        let latest = &mut self.latest[bin];
+        if surprise > latest[0] {
+            *latest = [surprise, time_ms as f64];
+        }
+    }
+}
+
 /// The streaming state of one series: feed it the readings in time order with
 /// [`SeriesDetector::score`]. Its size is fixed, independent of the series length.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -410,6 +494,9 @@ pub struct SeriesDetector {
     #[serde(deserialize_with = "valid_config")]
     config: DetectorConfig,
     seen: u64,
+    /// Time of the first reading (absent from older states: the first one since).
+    #[serde(default)]
+    first_time: Option<i64>,
     last_time: Option<i64>,
     last_value: f64,
     /// Exponentially weighted mean of ln(time step in ms).
@@ -442,7 +529,7 @@ pub struct SeriesDetector {
     season_spread: f64,
     season_on: bool,
     /// Context counts (scaled by `context_unit`) and the last quantised values.
-    #[serde(deserialize_with = "context_table")]
+    #[serde(deserialize_with = "fixed_len::<_, _, CONTEXT_TABLE>")]
     context: Vec<f64>,
     context_unit: f64,
     context_key: u32,
@@ -452,6 +539,10 @@ pub struct SeriesDetector {
     /// Decaying memory of the surprise (weighted record ratio) per hour of the day.
     #[serde(default)]
     recur: [f64; DAY_BINS],
+    /// Memory of the surprises per hour of the week (absent from older states: a
+    /// fresh start).
+    #[serde(default)]
+    recur_week: WeeklyMemory,
     /// Mean absolute innovation per hour of the day, and visit counts.
     #[serde(default)]
     hour_scale: [f64; DAY_BINS],
@@ -460,7 +551,10 @@ pub struct SeriesDetector {
     last_feature: Option<Feature>,
     /// Shape counts (scaled by `shape_count_unit`), the last quantised steps, and
     /// the shape's record (absent from older states: a fresh start).
-    #[serde(default = "shape_table", deserialize_with = "shape_table_checked")]
+    #[serde(
+        default = "shape_table",
+        deserialize_with = "fixed_len::<_, _, SHAPE_TABLE>"
+    )]
     shapes: Vec<f64>,
     #[serde(default = "one")]
     shape_count_unit: f64,
@@ -476,6 +570,7 @@ impl SeriesDetector {
         Self {
             config: config.clone(),
             seen: 0,
+            first_time: None,
             last_time: None,
             last_value: 0.0,
             log_step: 0.0,
@@ -504,6 +599,7 @@ impl SeriesDetector {
             peak: 0.0,
             cooldown: 0,
             recur: [0.0; DAY_BINS],
+            recur_week: WeeklyMemory::default(),
             hour_scale: [0.0; DAY_BINS],
             hour_seen: [0; DAY_BINS],
             last_feature: None,
@@ -524,6 +620,16 @@ impl SeriesDetector {
         self.seen
     }
 
+    /// Bytes the detector takes in memory, its tables included: the same for every
+    /// series, however long.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+            + std::mem::size_of_val(self.context.as_slice())
+            + std::mem::size_of_val(self.shapes.as_slice())
+            + std::mem::size_of_val(self.recur_week.past.as_slice())
+            + std::mem::size_of_val(self.recur_week.latest.as_slice())
+    }
+
     /// The feature that drove the last score, if any broke its record.
     pub fn last_feature(&self) -> Option<Feature> {
         self.last_feature
@@ -538,6 +644,7 @@ impl SeriesDetector {
         if !value.is_finite() || self.last_time.is_some_and(|t| time_ms < t) {
             return 0.0;
         }
+        let first_time = *self.first_time.get_or_insert(time_ms);
         let c = &self.config;
         if self.seen == 0 {
             self.seen = 1;
@@ -759,8 +866,21 @@ impl SeriesDetector {
         for r in &mut self.recur {
             *r *= a_recur;
         }
-        let prior = self.recur[bin];
+        let mut prior = self.recur[bin];
         self.recur[bin] = prior.max(best);
+        // The same at the same hour of the week in an earlier week, trusted once two
+        // weeks were seen: before, a surprise at the same hour of last week is as
+        // likely chance as routine. The warm-up's surprises (every record is new) are
+        // not remembered.
+        if c.recur_weeks > 0.0 {
+            let tau_ms = c.recur_weeks * WEEK_MS;
+            if best > 0.0 && (time_ms - first_time) as f64 >= 2.0 * WEEK_MS {
+                prior = prior.max(self.recur_week.prior(time_ms, tau_ms));
+            }
+            if self.seen > u64::from(c.warmup) {
+                self.recur_week.remember(time_ms, best, tau_ms);
+            }
+        }
         if best < prior * c.recur_margin {
             best *= c.recur_factor;
         }
@@ -797,18 +917,6 @@ fn valid_config<'de, D: Deserializer<'de>>(d: D) -> Result<DetectorConfig, D::Er
         .map_err(serde::de::Error::custom)
 }
 
-/// Deserialises the context count table, which must have its fixed size.
-fn context_table<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-    let table = Vec::<f64>::deserialize(d)?;
-    if table.len() != CONTEXT_TABLE {
-        return Err(serde::de::Error::invalid_length(
-            table.len(),
-            &"the context table's size",
-        ));
-    }
-    Ok(table)
-}
-
 /// A fresh shape count table.
 fn shape_table() -> Vec<f64> {
     vec![0.0; SHAPE_TABLE]
@@ -818,13 +926,15 @@ fn one() -> f64 {
     1.0
 }
 
-/// Deserialises the shape count table, which must have its fixed size.
-fn shape_table_checked<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-    let table = Vec::<f64>::deserialize(d)?;
-    if table.len() != SHAPE_TABLE {
+/// Deserialises a table that must have its fixed size, `N`.
+fn fixed_len<'de, D: Deserializer<'de>, T: Deserialize<'de>, const N: usize>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    let table = Vec::<T>::deserialize(d)?;
+    if table.len() != N {
         return Err(serde::de::Error::invalid_length(
             table.len(),
-            &"the shape table's size",
+            &"the table's fixed size",
         ));
     }
     Ok(table)
@@ -1045,6 +1155,45 @@ mod tests {
     }
 
     #[test]
+    fn a_weekly_stop_stops_raising_alarms_once_learnt() {
+        // A plant that runs a daily cycle on weekdays and idles at a lower level on
+        // weekends, for eight weeks (2024-01-01 was a Monday).
+        let plant = |seed: u64| -> Vec<(i64, f64)> {
+            let mut noise = Noise(seed);
+            (0..8 * 7 * DAY)
+                .map(|i| {
+                    let phase = (i % DAY) as f64 / DAY as f64 * std::f64::consts::TAU;
+                    let level = if (i / DAY) % 7 >= 5 {
+                        20.0
+                    } else {
+                        50.0 + 10.0 * phase.sin()
+                    };
+                    (T0 + i as i64 * STEP, level + SIGMA * noise.normal())
+                })
+                .collect()
+        };
+        // Weeks three to eight that raise an alarm, over three plants.
+        let weeks_with_alarms = |config: &DetectorConfig| -> usize {
+            (1..=3)
+                .map(|seed| {
+                    let s = score_series(config, plant(seed));
+                    (2..8)
+                        .filter(|w| max_in(&s, w * 7 * DAY..(w + 1) * 7 * DAY) >= NAB_THRESHOLD)
+                        .count()
+                })
+                .sum()
+        };
+        let without = DetectorConfig {
+            recur_weeks: 0.0,
+            ..DetectorConfig::default()
+        };
+        // Without the weekly memory, nearly every weekend is news again.
+        assert!(weeks_with_alarms(&without) >= 15);
+        let with = weeks_with_alarms(&DetectorConfig::default());
+        assert!(with <= 4, "{with} of 18 weeks raise an alarm");
+    }
+
+    #[test]
     fn odd_input_is_handled_gracefully() {
         let mut d = SeriesDetector::new(&DetectorConfig::default());
         assert_eq!(d.score(T0, f64::NAN), 0.0);
@@ -1073,15 +1222,21 @@ mod tests {
 
     #[test]
     fn state_round_trips_through_json_and_resumes_identically() {
-        let mut p = seasonal(10, 21);
-        p[2000].1 += 20.0;
+        // Resumed after two weeks, so that every part of the state is in use.
+        let mut p = seasonal(21, 21);
+        let at = 15 * DAY;
+        p[at + 500].1 += 20.0;
         let whole = scores(&p);
         let mut d = SeriesDetector::new(&DetectorConfig::default());
-        let mut resumed: Vec<f64> = p[..1500].iter().map(|&(t, v)| d.score(t, v)).collect();
+        let fresh_bytes = d.memory_bytes();
+        let mut resumed: Vec<f64> = p[..at].iter().map(|&(t, v)| d.score(t, v)).collect();
+        assert_eq!(d.memory_bytes(), fresh_bytes, "the state does not grow");
+        assert!(fresh_bytes < 24_000, "state is {fresh_bytes} bytes");
         let json = serde_json::to_string(&d).unwrap();
         let mut d: SeriesDetector = serde_json::from_str(&json).unwrap();
-        resumed.extend(p[1500..].iter().map(|&(t, v)| d.score(t, v)));
+        resumed.extend(p[at..].iter().map(|&(t, v)| d.score(t, v)));
         assert_eq!(whole, resumed);
+        assert!(whole[at + 500] >= NAB_THRESHOLD);
         assert!(json.len() < 64_000, "state is {} bytes", json.len());
         // A damaged state is refused rather than trusted.
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -1093,8 +1248,11 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         value["shapes"].as_array_mut().unwrap().pop();
         assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
-        // A state saved before the shape feature and the long-memory envelope existed
-        // still loads and resumes.
+        let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        value["recur_week"]["past"].as_array_mut().unwrap().pop();
+        assert!(serde_json::from_value::<SeriesDetector>(value).is_err());
+        // A state saved before the shape feature, the long-memory envelope and the
+        // weekly memory existed still loads and resumes.
         let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
         for field in [
             "shapes",
@@ -1102,11 +1260,13 @@ mod tests {
             "shape_key",
             "shape_record",
             "long_envelope",
+            "recur_week",
+            "first_time",
         ] {
             value.as_object_mut().unwrap().remove(field);
         }
         let mut old: SeriesDetector = serde_json::from_value(value).unwrap();
-        for &(t, v) in &p[1500..] {
+        for &(t, v) in &p[at..] {
             assert!((0.0..=1.0).contains(&old.score(t, v)));
         }
     }

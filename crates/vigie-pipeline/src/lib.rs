@@ -6,7 +6,7 @@
 //! that series' lock; requests for different series run concurrently and the store
 //! commits them together.
 //!
-//! A detector's state (about 11 kB) is not written with every request: it is
+//! A detector's state (about 19 kB as JSON) is not written with every request: it is
 //! checkpointed once [`DetectionConfig::checkpoint_readings`] readings were scored since
 //! the last checkpoint, or [`DetectionConfig::checkpoint_interval`] after it. A detector
 //! loaded from the store (after a restart, or once dropped from memory) resumes from its
