@@ -11,9 +11,9 @@
 //! the last checkpoint, or [`DetectionConfig::checkpoint_interval`] after it. A detector
 //! loaded from the store (after a restart, or once dropped from memory) resumes from its
 //! checkpoint and replays the scored readings stored after it, which gives back exactly
-//! the detector that scored them. If a request's commit fails, the detectors it touched
-//! are dropped from memory and reload the same way, so a failed request leaves the
-//! detection exactly as it was.
+//! the detector that scored them. If a request fails or is cancelled before its commit,
+//! the detectors it touched are dropped from memory and reload the same way, so it
+//! leaves the detection exactly as it was.
 //!
 //! Rules a user can rely on (the README repeats them):
 //! * a reading newer than everything scored in its series is scored;
@@ -95,6 +95,25 @@ struct Slot {
 }
 
 type SeriesKey = (ProjectKey, String, String);
+
+/// The locked detectors of one request. They change as the request scores its
+/// readings; unless the request commits, because it failed or was cancelled (its
+/// future dropped, as when a client disconnects), they are dropped from memory and
+/// reload from what the store holds.
+struct Locked {
+    guards: Vec<tokio::sync::OwnedMutexGuard<Option<Slot>>>,
+    committed: bool,
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        if !self.committed {
+            for guard in &mut self.guards {
+                **guard = None;
+            }
+        }
+    }
+}
 
 /// The pipeline; share it behind an `Arc`.
 pub struct Pipeline {
@@ -186,23 +205,19 @@ impl Pipeline {
         }
         // Lock the series in a fixed order (the map's), so requests cannot deadlock,
         // and load those not in memory before anything changes.
-        let mut guards = Vec::with_capacity(series.len());
+        let mut locked = Locked {
+            guards: Vec::with_capacity(series.len()),
+            committed: false,
+        };
         for &(sensor_id, value_name) in series.keys() {
             let slot = self.slot((project.clone(), sensor_id.to_owned(), value_name.to_owned()));
             let mut guard = slot.lock_owned().await;
             if guard.is_none() {
                 *guard = Some(self.load(&project, sensor_id, value_name).await?);
             }
-            guards.push(guard);
+            locked.guards.push(guard);
         }
-        let scored = self.score(&readings, series, &mut guards);
-        let (scores, detection) = match scored {
-            Ok(scored) => scored,
-            Err(error) => {
-                Self::forget(&mut guards);
-                return Err(error);
-            }
-        };
+        let (scores, detection) = self.score(&readings, series, &mut locked.guards)?;
         let batch = IngestBatch {
             readings: readings
                 .into_iter()
@@ -211,14 +226,9 @@ impl Pipeline {
                 .collect(),
             detection,
         };
-        let summary = match self.store.ingest_batch(project, batch).await {
-            Ok(summary) => summary,
-            Err(error) => {
-                Self::forget(&mut guards);
-                return Err(error.into());
-            }
-        };
-        drop(guards);
+        let summary = self.store.ingest_batch(project, batch).await?;
+        locked.committed = true;
+        drop(locked);
         self.forget_idle();
         Ok(summary)
     }
@@ -277,14 +287,6 @@ impl Pipeline {
             });
         }
         Ok((scores, detection))
-    }
-
-    /// Drops the detectors of a failed request from memory: they reload from what the
-    /// store holds.
-    fn forget(guards: &mut [tokio::sync::OwnedMutexGuard<Option<Slot>>]) {
-        for guard in guards {
-            **guard = None;
-        }
     }
 
     fn slot(&self, key: SeriesKey) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
