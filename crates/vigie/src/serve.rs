@@ -21,6 +21,7 @@ const DEMO_ORGANISATION: &str = "demo";
 const DEMO_PROJECT: &str = "demo";
 
 pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let store = vigie_store::open(database_url)
         .await
         .with_context(|| format!("opening {database_url}"))?;
@@ -60,10 +61,7 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
         provision_demo(&*store, &*clock, &url).await?;
     }
     tracing::info!(%url, storage = store.backend(), database = %database_url, "vigie is listening");
-    server
-        .run_until(shutdown_signal())
-        .await
-        .context("serving")?;
+    server.run_until(shutdown).await.context("serving")?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -110,26 +108,33 @@ async fn provision_demo(store: &dyn Store, clock: &dyn Clock, url: &str) -> anyh
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Listens for SIGTERM and Ctrl-C (SIGINT) from now on, so that a signal arriving
+/// while the server starts is not lost (nor kills it): the future completes at the
+/// first one.
+///
+/// # Errors
+/// The signal handlers cannot be installed.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    #[cfg(unix)]
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+        let mut interrupt = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+        async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let signalled = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
     };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+    Ok(async move {
+        signalled.await;
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }
