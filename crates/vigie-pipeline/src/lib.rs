@@ -8,7 +8,8 @@
 //!
 //! A detector's state (about 19 kB as JSON) is not written with every request: it is
 //! checkpointed once [`DetectionConfig::checkpoint_readings`] readings were scored since
-//! the last checkpoint, or [`DetectionConfig::checkpoint_interval`] after it. A detector
+//! the last checkpoint (a time-based checkpoint would make a slow sensor write its
+//! state with every reading, for no gain: replay is exact at any age). A detector
 //! loaded from the store (after a restart, or once dropped from memory) resumes from its
 //! checkpoint and replays the scored readings stored after it, which gives back exactly
 //! the detector that scored them. If a request fails or is cancelled before its commit,
@@ -26,7 +27,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use vigie_detect::detector::{DetectorConfig, SeriesDetector};
@@ -56,8 +56,6 @@ pub struct DetectionConfig {
     /// A series' detector is checkpointed once it scored this many readings since its
     /// last checkpoint: the most a reload replays.
     pub checkpoint_readings: u32,
-    /// A series' detector that scored anything is checkpointed at least this often.
-    pub checkpoint_interval: Duration,
 }
 
 impl Default for DetectionConfig {
@@ -67,7 +65,6 @@ impl Default for DetectionConfig {
             threshold: DEFAULT_THRESHOLD,
             detector: DetectorConfig::default(),
             checkpoint_readings: 4096,
-            checkpoint_interval: Duration::from_secs(60),
         }
     }
 }
@@ -90,8 +87,6 @@ struct Slot {
     scored_until_us: Option<i64>,
     /// Readings scored since the last checkpoint.
     unsaved: u64,
-    /// When the last checkpoint was written (or the detector loaded).
-    checkpointed_at: Instant,
 }
 
 type SeriesKey = (ProjectKey, String, String);
@@ -269,11 +264,8 @@ impl Pipeline {
                 continue;
             };
             slot.unsaved += scored;
-            let checkpoint = if slot.unsaved >= u64::from(self.config.checkpoint_readings)
-                || slot.checkpointed_at.elapsed() >= self.config.checkpoint_interval
-            {
+            let checkpoint = if slot.unsaved >= u64::from(self.config.checkpoint_readings) {
                 slot.unsaved = 0;
-                slot.checkpointed_at = Instant::now();
                 Some(serde_json::to_string(&slot.state)?)
             } else {
                 None
@@ -309,7 +301,6 @@ impl Pipeline {
             state: self.new_state(),
             scored_until_us: stored.scored_until_us,
             unsaved: 0,
-            checkpointed_at: Instant::now(),
         };
         if stored.scored_until_us.is_none() {
             return Ok(slot);

@@ -3,7 +3,6 @@
 //! one without a usable checkpoint learns again from the latest readings.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use vigie_pipeline::{DetectionConfig, Pipeline};
 use vigie_proto::readings::ValidReading;
@@ -33,11 +32,10 @@ fn readings(range: std::ops::Range<usize>) -> Vec<ValidReading> {
         .collect()
 }
 
-/// Checkpoints every 700 readings only, so most reloads have readings to replay.
+/// Checkpoints every 700 readings, so most reloads have readings to replay.
 fn config() -> DetectionConfig {
     DetectionConfig {
         checkpoint_readings: 700,
-        checkpoint_interval: Duration::from_secs(3600),
         ..DetectionConfig::default()
     }
 }
