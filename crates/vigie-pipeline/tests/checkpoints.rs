@@ -1,6 +1,7 @@
 //! Detector checkpoints, on SQLite and PostgreSQL: a detector reloaded from its
-//! checkpoint and the readings after it scores exactly as one that never stopped, and
-//! one without a usable checkpoint learns again from the latest readings.
+//! checkpoint and the readings after it scores exactly as one that never stopped, one
+//! without a usable checkpoint learns again from the latest readings, and a request
+//! whose commit fails leaves no trace in the detectors.
 
 use std::sync::Arc;
 
@@ -92,6 +93,13 @@ async fn a_reloaded_detector_scores_exactly_as_one_that_never_stopped(store: Arc
             .series_detection(&restarted, "press-7", "temperature")
             .await
             .unwrap();
+        if range.start == 500 {
+            assert_eq!(
+                (progress.checkpoint, progress.scored_until_us.is_some()),
+                (None, true),
+                "fewer readings than a checkpoint's worth are scored but not checkpointed"
+            );
+        }
         if range.start == 3_100 {
             assert!(
                 progress.checkpoint_until_us < progress.scored_until_us,
@@ -169,6 +177,29 @@ async fn without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readi
     );
 }
 
+async fn a_request_that_fails_to_commit_leaves_detection_as_it_was(store: Arc<dyn Store>) {
+    let org = store.create_organisation("late", 1).await.unwrap();
+    let project = ProjectKey {
+        org_id: org.id.clone(),
+        code: "not-yet".into(),
+    };
+    let pipeline = Pipeline::new(store.clone(), config());
+    // The project does not exist yet: the readings are scored, then the commit fails.
+    assert!(
+        pipeline
+            .ingest(project.clone(), readings(0..300))
+            .await
+            .is_err()
+    );
+    store.create_project(&org.id, "not-yet", 2).await.unwrap();
+    // Sent again, they are new to the detector, which did not keep the failed scores.
+    pipeline
+        .ingest(project.clone(), readings(0..300))
+        .await
+        .unwrap();
+    assert_eq!(scored(&store, &project).await.len(), 300);
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -196,4 +227,5 @@ macro_rules! on_both_backends {
 on_both_backends!(
     a_reloaded_detector_scores_exactly_as_one_that_never_stopped,
     without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readings,
+    a_request_that_fails_to_commit_leaves_detection_as_it_was,
 );
