@@ -5,11 +5,10 @@
 //! from the repository root, or `VIGIE_NAB_DIR`; without it the bench says so and stops).
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use vigie_detect::detector::{DetectorConfig, SeriesDetector};
-use vigie_detect::nab::corpus::Corpus;
+use vigie_detect::nab::corpus::{Corpus, repository_corpus_dir};
 
 /// The baseline: |x - mean| / std with exponentially weighted mean and variance.
 struct EwmaZ {
@@ -46,21 +45,10 @@ fn best_of(rounds: usize, mut run: impl FnMut() -> f64) -> (Duration, f64) {
 }
 
 fn main() {
-    let dir = std::env::var_os("VIGIE_NAB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/data/nab"
-            ))
-        });
-    if !dir.join("labels/combined_windows.json").is_file() {
-        eprintln!(
-            "NAB corpus not found at {}: nothing to measure",
-            dir.display()
-        );
+    let Some(dir) = repository_corpus_dir() else {
+        eprintln!("nothing to measure");
         return;
-    }
+    };
     let corpus = Corpus::load(&dir).expect("load the NAB corpus");
     let series: Vec<Vec<(i64, f64)>> = corpus
         .series()

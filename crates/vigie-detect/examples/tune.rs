@@ -20,11 +20,10 @@
 //!
 //! `cargo run --release -p vigie-detect --example tune [tune|diag|split]`
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use vigie_detect::detector::{DetectorConfig, score_series};
-use vigie_detect::nab::corpus::Corpus;
+use vigie_detect::nab::corpus::{Corpus, repository_corpus_dir};
 use vigie_detect::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, ThresholdSearch};
 use vigie_detect::nab::series::LabelledSeries;
 
@@ -37,14 +36,7 @@ fn merge(base: &mut serde_json::Value, patch: &serde_json::Value) {
 }
 
 fn load() -> Corpus {
-    let dir = std::env::var_os("VIGIE_NAB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/data/nab"
-            ))
-        });
+    let dir = repository_corpus_dir().expect("the NAB corpus");
     Corpus::load(&dir).expect("load NAB")
 }
 

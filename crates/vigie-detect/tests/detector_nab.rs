@@ -12,11 +12,13 @@
 //! (one window detected or missed moves the standard score by about 0.8 point, one
 //! false positive by about 0.05), while still catching any real regression.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use vigie_detect::detector::{DetectorConfig, evaluate_nab};
 use vigie_detect::nab::corpus::Corpus;
+
+mod common;
+use common::corpus_dir;
 
 /// Normalised scores achieved by the default configuration: standard,
 /// reward_low_FP_rate, reward_low_FN_rate.
@@ -31,28 +33,6 @@ const TOLERANCE: f64 = 0.5;
 /// published detector on the standard profile (ARTime 74.9), and no more than 5 points
 /// below the best published figure of the other two.
 const TARGETS: [f64; 3] = [75.0, 61.98, 75.36];
-
-fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("VIGIE_NAB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../../shared/data/nab"
-            ))
-        });
-    if dir.join("labels/combined_windows.json").is_file() {
-        Some(dir)
-    } else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but the NAB corpus is missing at {}",
-            dir.display()
-        );
-        eprintln!("NAB corpus not found at {}: skipping", dir.display());
-        None
-    }
-}
 
 #[test]
 fn default_detector_keeps_its_nab_scores() {

@@ -12,11 +12,13 @@
 //! by the sweep; `windowedGaussian`'s raw scores in `thresholds.json` are stale (from an
 //! older run) and do not match its own published normalised scores.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use common::corpus_dir;
 use serde::Deserialize;
 use vigie_detect::nab::corpus::Corpus;
 use vigie_detect::nab::score::{
@@ -50,23 +52,7 @@ fn fixture() -> Option<&'static Fixture> {
     static FIXTURE: OnceLock<Option<Fixture>> = OnceLock::new();
     FIXTURE
         .get_or_init(|| {
-            let dir = std::env::var_os("VIGIE_NAB_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(concat!(
-                        env!("CARGO_MANIFEST_DIR"),
-                        "/../../../shared/data/nab"
-                    ))
-                });
-            if !dir.join("labels/combined_windows.json").is_file() {
-                assert!(
-                    std::env::var_os("CI").is_none(),
-                    "CI is set but the NAB corpus is missing at {}",
-                    dir.display()
-                );
-                eprintln!("NAB corpus not found at {}: skipping", dir.display());
-                return None;
-            }
+            let dir = corpus_dir()?;
             let started = Instant::now();
             let corpus = Corpus::load(&dir).expect("load the NAB corpus");
             let text = std::fs::read_to_string(dir.join("reference-results/reference-scores.json"))

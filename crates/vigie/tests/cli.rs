@@ -369,22 +369,14 @@ fn logs_never_contain_secrets_or_tokens() {
     assert!(!stderr.contains(signature));
 }
 
+/// The NAB corpus folder; it must be there under CI (`CI` set).
 fn nab_dir() -> Option<String> {
-    let dir = std::env::var("VIGIE_NAB_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/nab").into()
-    });
-    if std::path::Path::new(&dir)
-        .join("labels/combined_windows.json")
-        .exists()
-    {
-        return Some(dir);
-    }
+    let dir = vigie_detect::nab::corpus::repository_corpus_dir();
     assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set: the NAB corpus must be at {dir}"
+        dir.is_some() || std::env::var_os("CI").is_none(),
+        "CI is set but the NAB corpus is missing"
     );
-    eprintln!("skipping: no NAB corpus at {dir}");
-    None
+    Some(dir?.display().to_string())
 }
 
 #[test]

@@ -43,6 +43,26 @@ pub fn read_labelled_series(
     )
 }
 
+/// Where this project's own tests, benchmarks and tuning tools find the NAB corpus:
+/// `VIGIE_NAB_DIR`, or `shared/data/nab` beside the repository. `None`, with a note on
+/// standard error, when it is not there.
+pub fn repository_corpus_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("VIGIE_NAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/data/nab"
+            ))
+        });
+    if dir.join("labels").join("combined_windows.json").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("NAB corpus not found at {}", dir.display());
+        None
+    }
+}
+
 /// The NAB corpus: every labelled data file, in the order of their names
 /// (`category/file.csv`).
 #[derive(Debug, Clone)]
