@@ -117,17 +117,7 @@ impl TokenManager {
         };
         let url = self.token_url.replace("/token", "/revoke");
         let form = form(&[("token", &current.response.refresh_token)]);
-        let response = retry::send(retry, || {
-            self.http
-                .post(&url)
-                .basic_auth(
-                    &self.application_id,
-                    Some(self.application_secret.expose_secret()),
-                )
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(form.clone())
-        })
-        .await?;
+        let response = self.post_form(&url, form, retry).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -200,9 +190,21 @@ impl TokenManager {
 
     async fn grant(&self, form: String, retry: &RetryPolicy) -> Result<TokenResponse> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = retry::send(retry, || {
+        let response = self.post_form(&self.token_url, form, retry).await?;
+        error::json_or_problem(response).await
+    }
+
+    /// POSTs a form to an OAuth2 endpoint, authenticated as the client (HTTP Basic),
+    /// with retries.
+    async fn post_form(
+        &self,
+        url: &str,
+        form: String,
+        retry: &RetryPolicy,
+    ) -> Result<reqwest::Response> {
+        retry::send(retry, || {
             self.http
-                .post(&self.token_url)
+                .post(url)
                 .basic_auth(
                     &self.application_id,
                     Some(self.application_secret.expose_secret()),
@@ -210,8 +212,7 @@ impl TokenManager {
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .body(form.clone())
         })
-        .await?;
-        error::json_or_problem(response).await
+        .await
     }
 }
 

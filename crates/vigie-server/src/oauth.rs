@@ -115,11 +115,8 @@ async fn revoke_post(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (form, client) = read_authenticated_form(&state, request).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
-    state.auth.revoke(&client, token).await?;
+    let (token, client) = read_token_form(&state, request).await?;
+    state.auth.revoke(&client, &token).await?;
     let mut response = StatusCode::OK.into_response();
     no_store(response.headers_mut());
     Ok(response)
@@ -144,11 +141,8 @@ async fn introspect_post(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (form, client) = read_authenticated_form(&state, request).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
-    let mut response = axum::Json(state.auth.introspect(&client, token).await?).into_response();
+    let (token, client) = read_token_form(&state, request).await?;
+    let mut response = axum::Json(state.auth.introspect(&client, &token).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }
@@ -159,6 +153,19 @@ fn no_store(headers: &mut HeaderMap) {
 }
 
 /// Reads the form body and authenticates the client by exactly one method.
+/// Reads an authenticated client's form that names a `token` (revocation,
+/// introspection).
+async fn read_token_form(
+    state: &AppState,
+    request: Request,
+) -> Result<(String, AuthenticatedClient), OAuthError> {
+    let (form, client) = read_authenticated_form(state, request).await?;
+    let token = form
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
+    Ok((token.to_owned(), client))
+}
+
 async fn read_authenticated_form(
     state: &AppState,
     request: Request,
