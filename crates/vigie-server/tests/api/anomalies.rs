@@ -110,20 +110,16 @@ async fn an_injected_spike_becomes_an_anomaly_event(backend: Backend) {
 
     // Scores come back with the readings.
     let read: Value = app
-        .http
-        .get(format!(
-            "{}/v0/organisations/{}/data/press-line?from={}&limit=1",
-            app.url,
-            app.org_id,
-            spike_date()
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(
+            format!(
+                "{}/v0/organisations/{}/data/press-line?from={}&limit=1",
+                app.url,
+                app.org_id,
+                spike_date()
+            ),
+            Some(&token),
+        )
+        .await;
     assert!(
         read["readings"][0]["anomalyScore"].as_f64().unwrap()
             >= spike["peakScore"].as_f64().unwrap() - 1e-12
@@ -167,18 +163,14 @@ async fn detection_resumes_after_a_restart_and_skips_late_readings(backend: Back
     let late = json!({"sensorId": "press-7", "valueName": "temperature", "date": "2023-01-01T00:00:00.000Z", "value": 1.0});
     push(&second, &token, vec![late]).await;
     let read: Value = second
-        .http
-        .get(format!(
-            "{}/v0/organisations/{}/data/press-line?to=2023-01-02T00:00:00Z",
-            second.url, second.org_id
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(
+            format!(
+                "{}/v0/organisations/{}/data/press-line?to=2023-01-02T00:00:00Z",
+                second.url, second.org_id
+            ),
+            Some(&token),
+        )
+        .await;
     assert_eq!(read["readings"].as_array().unwrap().len(), 1);
     assert!(read["readings"][0].get("anomalyScore").is_none(), "{read}");
 }

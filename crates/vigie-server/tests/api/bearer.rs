@@ -45,14 +45,8 @@ async fn missing_and_invalid_tokens_get_the_rfc_6750_answers(backend: Backend) {
     let payload = access.split('.').nth(1).unwrap().to_owned();
 
     let jwks: Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(format!("{}/.well-known/jwks.json", app.url), None)
+        .await;
     let public_key = URL_SAFE_NO_PAD
         .decode(jwks["keys"][0]["x"].as_str().unwrap())
         .unwrap();

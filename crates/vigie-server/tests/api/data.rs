@@ -77,18 +77,11 @@ async fn the_documented_push_is_read_back_intact(backend: Backend) {
     assert!(page.get("nextCursor").is_none());
 
     let series: Value = app
-        .http
-        .get(format!(
-            "{}/series",
-            app.data_url(&app.org_id, "press-line")
-        ))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(
+            format!("{}/series", app.data_url(&app.org_id, "press-line")),
+            Some(&token),
+        )
+        .await;
     assert_eq!(
         series,
         json!([{"sensorId": "GDPD-DEB_MASS1.PV", "valueName": "x", "count": 1,
@@ -391,15 +384,8 @@ async fn tenants_cannot_read_or_write_each_other(backend: Backend) {
     assert_eq!(foreign_read, missing_read);
 
     let globex_page: Value = app
-        .http
-        .get(app.data_url(&globex.id, "press-line"))
-        .bearer_auth(&globex_token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(app.data_url(&globex.id, "press-line"), Some(&globex_token))
+        .await;
     assert_eq!(
         globex_page["readings"],
         json!([]),

@@ -29,17 +29,11 @@ async fn discovery_documents(backend: Backend) {
     assert!(key.get("d").is_none(), "no private part is ever published");
 
     let metadata: Value = app
-        .http
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            app.url
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(
+            format!("{}/.well-known/oauth-authorization-server", app.url),
+            None,
+        )
+        .await;
     assert_eq!(metadata["issuer"], app.url.as_str());
     assert_eq!(
         metadata["token_endpoint"],

@@ -104,6 +104,15 @@ impl TestApp {
         .await
     }
 
+    /// `GET`s `url`, with a bearer token if given, and parses the JSON answer.
+    pub async fn get_json(&self, url: impl reqwest::IntoUrl, token: Option<&str>) -> Value {
+        let mut request = self.http.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
     /// `GET` the organisation's projects with a bearer token.
     pub async fn projects(&self, org_id: &str, access_token: &str) -> reqwest::Response {
         self.http

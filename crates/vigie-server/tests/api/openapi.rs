@@ -14,14 +14,8 @@ async fn every_public_endpoint_is_documented() {
         return;
     };
     let document: Value = app
-        .http
-        .get(format!("{}/openapi.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(format!("{}/openapi.json", app.url), None)
+        .await;
     let mut paths: Vec<String> = document["paths"]
         .as_object()
         .unwrap()

@@ -206,14 +206,8 @@ async fn key_rotation_keeps_issued_tokens_valid(backend: Backend) {
     assert_eq!(app.projects(&app.org_id, &before).await.status(), 200);
     assert_eq!(app.projects(&app.org_id, &after).await.status(), 200);
     let jwks: Value = app
-        .http
-        .get(format!("{}/.well-known/jwks.json", app.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(format!("{}/.well-known/jwks.json", app.url), None)
+        .await;
     let kids: Vec<&str> = jwks["keys"]
         .as_array()
         .unwrap()
