@@ -90,7 +90,10 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
             "--checks",
             "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance",
         ])
-        .args(["--max-examples", "40", "--seed", "20261128", "--workers", "2", "--request-timeout", "30"])
+        // One worker: with several, hypothesis parses lambdas' source from threads at
+        // once and CPython 3.11 sometimes fails in `ast.parse` ("AST constructor
+        // recursion depth mismatch"), a flake of the tool, not of the server.
+        .args(["--max-examples", "40", "--seed", "20261128", "--workers", "1", "--request-timeout", "30"])
         .output()
         .await
         .unwrap();
