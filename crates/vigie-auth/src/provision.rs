@@ -34,8 +34,10 @@ pub fn validate_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Checks an `ML_PROJECT` code: 1–64 ASCII letters, digits, `-`, `_` or `.`, as it
-/// appears in URLs unescaped.
+/// Checks a new `ML_PROJECT` code: 1–64 lower-case ASCII letters or digits
+/// (`[a-z0-9]{1,64}`), which every client accepts (the product's Node-RED connector
+/// refuses anything else). Codes stored under an earlier, wider rule keep working: only
+/// creation checks this.
 ///
 /// # Errors
 /// [`Error::InvalidInput`] saying what is wrong.
@@ -44,15 +46,30 @@ pub fn validate_project_code(code: &str) -> Result<()> {
         && code.len() <= 64
         && code
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        && code != "."
-        && code != "..";
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if valid {
         Ok(())
     } else {
         Err(Error::InvalidInput(format!(
-            "project code {code:?} must be 1 to 64 ASCII letters, digits, '-', '_' or '.'"
+            "project code {code:?} must be 1 to 64 lower-case ASCII letters or digits (a-z, 0-9), \
+             for example {:?}",
+            suggested_project_code(code)
         )))
+    }
+}
+
+/// A valid code close to `code`: lower-cased, other characters left out.
+fn suggested_project_code(code: &str) -> String {
+    let suggestion: String = code
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .take(64)
+        .collect();
+    if suggestion.is_empty() {
+        "line1".into()
+    } else {
+        suggestion
     }
 }
 
@@ -158,12 +175,28 @@ mod tests {
 
     #[test]
     fn project_codes() {
-        for ok in ["press-line", "PL_1.v2", "a"] {
+        for ok in ["pressline", "pl1v2", "a", "0", &"x".repeat(64)] {
             assert!(validate_project_code(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "..", "with space", "slash/no", "é", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "..",
+            "press-line",
+            "PressLine",
+            "pl_1",
+            "v1.2",
+            "with space",
+            "slash/no",
+            "é",
+            &"x".repeat(65),
+        ] {
             assert!(validate_project_code(bad).is_err(), "{bad}");
         }
+        let Err(Error::InvalidInput(message)) = validate_project_code("Press-Line_2") else {
+            panic!("refused")
+        };
+        assert!(message.contains("a-z, 0-9"), "{message}");
+        assert!(message.contains("\"pressline2\""), "{message}");
     }
 
     #[test]

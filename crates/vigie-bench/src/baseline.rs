@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use axum::routing::post;
 use serde_json::json;
@@ -29,6 +30,7 @@ pub fn serve(listen: SocketAddr) -> anyhow::Result<()> {
             "/v0/organisations/{org_id}/data/{project}",
             post(|_body: Bytes| async {
                 (
+                    StatusCode::CREATED,
                     [(CONTENT_TYPE, "application/json")],
                     r#"{"baseline":"a constant answer, nothing was parsed"}"#,
                 )

@@ -47,7 +47,7 @@ pub struct IngestLoadArgs {
     server_pid: Option<u32>,
 }
 
-/// The counts of a `200` answer.
+/// The counts of a `201` answer.
 #[derive(Deserialize)]
 struct Counts {
     received: u64,
@@ -57,7 +57,7 @@ struct Counts {
 /// What one client saw during the measured window.
 #[derive(Default)]
 struct Tally {
-    /// Latencies of the 200 answers received in the window.
+    /// Latencies of the 201 answers received in the window.
     latencies: Vec<Duration>,
     /// Successful requests, each counted for the fraction of its time that fell in the
     /// window.
@@ -86,7 +86,7 @@ struct Report {
     duration_secs: u64,
     /// Requests answered in the measured window.
     requests: u64,
-    /// Of those, failures and answers other than 200.
+    /// Of those, failures and answers other than 201.
     errors: u64,
     /// Readings stored per second: each successful request counts for the share of
     /// its duration inside the window, so a run whose answers come in bursts (a
@@ -219,7 +219,7 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
 /// answer is read, until `until`; the request in flight then is seen to its end. A
 /// successful request counts for the fraction of its duration inside `[from, until]`;
 /// latencies and errors are those of the answers received inside it. Any other
-/// status than 200, and any transport failure, is an error.
+/// status than 201 Created, and any transport failure, is an error.
 async fn drive(
     mut connection: Connection,
     mut template: BodyTemplate,
@@ -246,7 +246,7 @@ async fn drive(
             .post(&authorization, content_type.clone(), body)
             .await;
         let finished = Instant::now();
-        if matches!(&outcome, Ok(reply) if reply.status == StatusCode::OK) {
+        if matches!(&outcome, Ok(reply) if reply.status == StatusCode::CREATED) {
             let inside = finished
                 .min(until)
                 .saturating_duration_since(started.max(from));
@@ -262,7 +262,7 @@ async fn drive(
             continue;
         }
         match outcome {
-            Ok(reply) if reply.status == StatusCode::OK => {
+            Ok(reply) if reply.status == StatusCode::CREATED => {
                 tally.latencies.push(finished - started);
                 match serde_json::from_slice::<Counts>(&reply.body) {
                     Ok(counts) => {

@@ -23,7 +23,7 @@ const MINUTE_PREFIX: usize = 16;
 /// The `valueName` of every reading.
 const VALUE_NAME: &str = "x";
 /// The `precision` of every reading.
-const PRECISION: f64 = 100.0;
+const PRECISION: u8 = 100;
 
 /// How the readings of one request are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +160,7 @@ pub fn valid_readings(shape: Shape, client: usize, n: u64) -> Vec<ValidReading> 
                 time_us: minute_us + millisecond as i64 * 1000,
                 value: value(sensor, millisecond),
                 precision: Some(PRECISION),
+                labels: Vec::new(),
             }
         })
         .collect()

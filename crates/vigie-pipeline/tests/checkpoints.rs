@@ -28,6 +28,7 @@ fn readings(range: std::ops::Range<usize>) -> Vec<ValidReading> {
                 time_us: 1_700_000_000_000_000 + i as i64 * MINUTE_US,
                 value: 50.0 + daily + noise + spike,
                 precision: None,
+                labels: Vec::new(),
             }
         })
         .collect()

@@ -292,6 +292,8 @@ pub struct SeriesInfo {
     pub first_date: Option<String>,
     /// Date of the latest reading.
     pub last_date: Option<String>,
+    /// Every label the series' readings have carried, sorted.
+    pub labels: Vec<String>,
 }
 
 /// An anomaly event: consecutive anomalous readings of one series.

@@ -7,8 +7,11 @@
 //! characters; `valueName` matches `[A-Za-z0-9_]{1,64}` and defaults to `"none"`;
 //! `date` is RFC 3339 (the ISO-8601 profile with a time zone), normalised to UTC and
 //! kept to the microsecond (finer digits are truncated); `value` is a number;
-//! `precision` is an optional number; unknown fields are ignored, so integrations that
-//! send extra fields keep working.
+//! `precision` is an optional integer from 0 to 100 (the quality of the value, as the
+//! public data-bridge page documents it); `labels` is an optional array of 1 to 16
+//! labels, each 1–64 characters of `[A-Za-z0-9_.:-]`, kept as a set (sorted, each
+//! once); unknown fields are ignored, so integrations that send extra fields keep
+//! working.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -28,6 +31,27 @@ pub const MAX_VALUE_NAME_CHARS: usize = 64;
 pub const DEFAULT_VALUE_NAME: &str = "none";
 /// Most per-reading errors listed in one answer (the total is always given).
 pub const MAX_LISTED_ERRORS: usize = 100;
+/// Highest `precision`: the documented range is 0 to 100.
+pub const MAX_PRECISION: u8 = 100;
+/// Most labels on one reading.
+pub const MAX_LABELS: usize = 16;
+/// Longest label, in characters.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Whether `label` is 1–64 characters of `[A-Za-z0-9_.:-]`.
+pub fn is_valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= MAX_LABEL_CHARS
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b))
+}
+
+/// One label of a reading (schema only: labels travel as plain strings).
+#[derive(utoipa::ToSchema)]
+#[schema(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
+#[allow(dead_code)]
+struct Label(String);
 
 /// One reading as sent by a client and as read back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -45,9 +69,32 @@ pub struct Reading {
     pub date: String,
     /// The reading.
     pub value: f64,
-    /// The precision sent by the source, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The quality of the value, an integer from 0 to 100, if the source sends one.
+    /// (Readings stored before this rule may read back with other numbers.)
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_precision"
+    )]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 100)]
     pub precision: Option<f64>,
+    /// Labels for organising the data (1 to 16, each `[A-Za-z0-9_.:-]{1,64}`); a set,
+    /// read back sorted. They never affect anomaly scores.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Option<Vec<Label>>, min_items = 1, max_items = 16)]
+    pub labels: Vec<String>,
+}
+
+/// Writes a whole precision as an integer (`100`, not `100.0`), as clients send it.
+fn serialize_precision<S: serde::Serializer>(
+    precision: &Option<f64>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match precision {
+        Some(p) if p.fract() == 0.0 && p.abs() < 9.0e15 => serializer.serialize_i64(*p as i64),
+        Some(p) => serializer.serialize_f64(*p),
+        None => serializer.serialize_none(),
+    }
 }
 
 fn default_value_name() -> String {
@@ -65,8 +112,10 @@ pub struct ValidReading {
     pub time_us: i64,
     /// The reading.
     pub value: f64,
-    /// The precision sent by the source, if any.
-    pub precision: Option<f64>,
+    /// The quality of the value, 0 to 100, if the source sent one.
+    pub precision: Option<u8>,
+    /// The reading's labels, sorted, each once; empty when it has none.
+    pub labels: Vec<String>,
 }
 
 impl ValidReading {
@@ -77,7 +126,8 @@ impl ValidReading {
             value_name: self.value_name.clone(),
             date: format_time_us(self.time_us),
             value: self.value,
-            precision: self.precision,
+            precision: self.precision.map(f64::from),
+            labels: self.labels.clone(),
         }
     }
 }
@@ -307,10 +357,40 @@ impl Collected {
         };
         let precision = match raw.precision {
             Field::Missing | Field::Null => None,
-            Field::Value(precision) => Some(precision),
+            Field::Value(precision) => {
+                let valid = precision.fract() == 0.0
+                    && (0.0..=f64::from(MAX_PRECISION)).contains(&precision);
+                if !valid {
+                    self.reject(
+                        index,
+                        "precision",
+                        format!("must be an integer from 0 to {MAX_PRECISION}, not {precision}"),
+                    );
+                }
+                // Checked just above: a whole number within 0..=100.
+                Some(precision as u8)
+            }
             other => {
-                self.reject(index, "precision", other.problem("a number"));
+                self.reject(
+                    index,
+                    "precision",
+                    other.problem("an integer from 0 to 100"),
+                );
                 None
+            }
+        };
+        let labels = match raw.labels {
+            Field::Missing | Field::Null => Vec::new(),
+            Field::Value(labels) => match check_labels(labels) {
+                Ok(labels) => labels,
+                Err(reason) => {
+                    self.reject(index, "labels", reason);
+                    Vec::new()
+                }
+            },
+            other => {
+                self.reject(index, "labels", other.problem("an array of strings"));
+                Vec::new()
             }
         };
         if self.total_errors > errors_before {
@@ -326,9 +406,37 @@ impl Collected {
                 time_us,
                 value,
                 precision,
+                labels,
             });
         }
     }
+}
+
+/// Checks a reading's labels and returns them as a set: sorted, each once.
+fn check_labels(labels: Vec<Field<Cow<'_, str>>>) -> Result<Vec<String>, String> {
+    if labels.is_empty() || labels.len() > MAX_LABELS {
+        return Err(format!(
+            "must hold 1 to {MAX_LABELS} labels, not {} (omit the field for none)",
+            labels.len()
+        ));
+    }
+    let mut set = Vec::with_capacity(labels.len());
+    for (position, label) in labels.into_iter().enumerate() {
+        match label {
+            Field::Value(label) if is_valid_label(&label) => set.push(label.into_owned()),
+            Field::Value(label) => {
+                let shown: String = label.chars().take(MAX_LABEL_CHARS + 1).collect();
+                return Err(format!(
+                    "label {position} ({shown:?}) must be 1 to {MAX_LABEL_CHARS} ASCII letters, digits, '_', '.', ':' or '-'"
+                ));
+            }
+            Field::Null => return Err(format!("label {position} must be a string, not null")),
+            other => return Err(format!("label {position} {}", other.problem("a string"))),
+        }
+    }
+    set.sort_unstable();
+    set.dedup();
+    Ok(set)
 }
 
 struct BatchVisitor;
@@ -391,6 +499,7 @@ struct RawReading<'a> {
     date: Field<Cow<'a, str>>,
     value: Field<f64>,
     precision: Field<f64>,
+    labels: Field<Vec<Field<Cow<'a, str>>>>,
     repeated: Vec<&'static str>,
 }
 
@@ -446,6 +555,7 @@ impl<'de> Deserialize<'de> for Element<'de> {
                         "date" => "date",
                         "value" => "value",
                         "precision" => "precision",
+                        "labels" => "labels",
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                             continue;
@@ -456,7 +566,8 @@ impl<'de> Deserialize<'de> for Element<'de> {
                         "valueName" => set(&mut raw.value_name, map.next_value::<Text<'de>>()?.0),
                         "date" => set(&mut raw.date, map.next_value::<Text<'de>>()?.0),
                         "value" => set(&mut raw.value, map.next_value::<Number>()?.0),
-                        _ => set(&mut raw.precision, map.next_value::<Number>()?.0),
+                        "precision" => set(&mut raw.precision, map.next_value::<Number>()?.0),
+                        _ => set(&mut raw.labels, map.next_value::<Labels<'de>>()?.0),
                     };
                     if seen && !raw.repeated.contains(&name) {
                         raw.repeated.push(name);
@@ -512,6 +623,57 @@ impl<'de> Deserialize<'de> for Text<'de> {
             }
         }
         deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+/// A JSON array of strings (each element kept as a [`Text`] field, so that a wrong
+/// element is reported by position).
+struct Labels<'a>(Field<Vec<Field<Cow<'a, str>>>>);
+
+impl<'de> Deserialize<'de> for Labels<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LabelsVisitor;
+        impl<'de> Visitor<'de> for LabelsVisitor {
+            type Value = Labels<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of strings")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Labels<'de>, A::Error> {
+                let mut labels = Vec::new();
+                while let Some(Text(label)) = seq.next_element::<Text<'de>>()? {
+                    // Past the limit, only the count matters.
+                    if labels.len() <= MAX_LABELS {
+                        labels.push(label);
+                    } else {
+                        labels.push(Field::Missing);
+                    }
+                }
+                Ok(Labels(Field::Value(labels)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::WrongType("a boolean")))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::Null))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::WrongType("a number")))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::WrongType("a number")))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::WrongType("a number")))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Labels<'de>, E> {
+                Ok(Labels(Field::WrongType("a string")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Labels<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Labels(Field::WrongType("an object")))
+            }
+        }
+        deserializer.deserialize_any(LabelsVisitor)
     }
 }
 
@@ -573,14 +735,36 @@ mod tests {
                 value_name: "x".into(),
                 time_us: 1_577_865_831_000_000,
                 value: 19.9,
-                precision: Some(100.0),
+                precision: Some(100),
+                labels: Vec::new(),
             }]
         );
         let wire = serde_json::to_string(&[readings[0].to_wire()]).unwrap();
+        assert_eq!(wire, DOCS, "the documented bytes, precision as an integer");
+    }
+
+    #[test]
+    fn labels_are_a_set_and_precision_a_whole_percentage() {
+        let body = r#"[{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"precision":0,"labels":["line:2","batch-7","line:2","A_b.c"]},
+                       {"sensorId":"s","date":"2020-01-01T00:00:01Z","value":1,"precision":100.0,"labels":null}]"#;
+        let readings = parse_batch(body.as_bytes()).unwrap();
+        assert_eq!(readings[0].labels, ["A_b.c", "batch-7", "line:2"]);
+        assert_eq!(readings[0].precision, Some(0));
+        assert_eq!(readings[1].labels, Vec::<String>::new());
+        assert_eq!(readings[1].precision, Some(100));
+        let wire = serde_json::to_value(readings[0].to_wire()).unwrap();
         assert_eq!(
-            wire,
-            DOCS.replace("\"precision\":100", "\"precision\":100.0")
+            wire["labels"],
+            serde_json::json!(["A_b.c", "batch-7", "line:2"])
         );
+        assert_eq!(wire["precision"], serde_json::json!(0));
+        let unlabelled = serde_json::to_value(readings[1].to_wire()).unwrap();
+        assert!(unlabelled.get("labels").is_none(), "{unlabelled}");
+        let legacy = Reading {
+            precision: Some(0.5),
+            ..readings[1].to_wire()
+        };
+        assert_eq!(serde_json::to_value(legacy).unwrap()["precision"], 0.5);
     }
 
     #[test]
@@ -682,7 +866,67 @@ mod tests {
             (
                 r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"precision":"high"}"#,
                 "precision",
-                "must be a number",
+                "must be an integer from 0 to 100, not a string",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"precision":101}"#,
+                "precision",
+                "integer from 0 to 100, not 101",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"precision":-1}"#,
+                "precision",
+                "integer from 0 to 100, not -1",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"precision":99.5}"#,
+                "precision",
+                "integer from 0 to 100, not 99.5",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":[]}"#,
+                "labels",
+                "1 to 16 labels, not 0",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":"a"}"#,
+                "labels",
+                "must be an array of strings, not a string",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":{"a":1}}"#,
+                "labels",
+                "not an object",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":["ok",7]}"#,
+                "labels",
+                "label 1 must be a string, not a number",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":["ok",null]}"#,
+                "labels",
+                "label 1 must be a string, not null",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":["a b"]}"#,
+                "labels",
+                r#"label 0 ("a b") must be 1 to 64"#,
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":[""]}"#,
+                "labels",
+                "label 0",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":["é"]}"#,
+                "labels",
+                "ASCII letters, digits, '_', '.', ':' or '-'",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":["a"],"labels":["b"]}"#,
+                "labels",
+                "more than once",
             ),
             (
                 r#"{"sensorId":"s","sensorId":"t","date":"2020-01-01T00:00:00Z","value":1}"#,
@@ -705,6 +949,28 @@ mod tests {
             "s".repeat(257)
         );
         assert!(errors_of(&long_id)[0].2.contains("at most 256"));
+        let label = |n: usize| format!("\"{}\"", "l".repeat(n));
+        let labelled = |labels: Vec<String>| {
+            format!(
+                r#"[{{"sensorId":"s","date":"2020-01-01T00:00:00Z","value":1,"labels":[{}]}}]"#,
+                labels.join(",")
+            )
+        };
+        assert!(parse_batch(labelled(vec![label(64)]).as_bytes()).is_ok());
+        assert!(
+            errors_of(&labelled(vec![label(65)]))[0]
+                .2
+                .contains("label 0")
+        );
+        let sixteen: Vec<String> = (0..16).map(|i| format!("\"l{i}\"")).collect();
+        assert_eq!(
+            parse_batch(labelled(sixteen.clone()).as_bytes()).unwrap()[0]
+                .labels
+                .len(),
+            16
+        );
+        let seventeen = [sixteen, vec![label(3)]].concat();
+        assert!(errors_of(&labelled(seventeen))[0].2.contains("not 17"));
     }
 
     #[test]
@@ -758,7 +1024,7 @@ mod tests {
         }
 
         #[test]
-        fn arbitrary_json_shapes_never_panic(body in r#"\[(\{("(sensorId|valueName|date|value|precision|x)":(-?[0-9]{1,3}(\.[0-9])?|"[^"\\]{0,12}"|null|true|\[\]|\{\}),?){0,6}\},?){0,4}\]"#) {
+        fn arbitrary_json_shapes_never_panic(body in r#"\[(\{("(sensorId|valueName|date|value|precision|labels|x)":(-?[0-9]{1,3}(\.[0-9])?|"[^"\\]{0,12}"|null|true|\[\]|\{\}),?){0,6}\},?){0,4}\]"#) {
             let _ = parse_batch(body.as_bytes());
         }
 
@@ -768,9 +1034,11 @@ mod tests {
             name in "[A-Za-z0-9_]{1,20}",
             micros in -2_000_000_000_000_000i64..4_000_000_000_000_000i64,
             value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO,
-            precision in proptest::option::of(0.0f64..1e6),
+            precision in proptest::option::of(0u8..=100),
+            labels in proptest::collection::btree_set("[A-Za-z0-9_.:-]{1,64}", 0..=16),
         ) {
-            let reading = ValidReading { sensor_id: sensor, value_name: name, time_us: micros, value, precision };
+            let labels = labels.into_iter().collect();
+            let reading = ValidReading { sensor_id: sensor, value_name: name, time_us: micros, value, precision, labels };
             let body = serde_json::to_vec(&[reading.to_wire()]).unwrap();
             prop_assert_eq!(parse_batch(&body).unwrap(), vec![reading]);
         }

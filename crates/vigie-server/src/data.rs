@@ -43,6 +43,9 @@ struct ReadingsParams {
     from: Option<String>,
     /// Until this date (exclusive), ISO-8601 with a time zone.
     to: Option<String>,
+    /// Only readings carrying this label.
+    #[param(pattern = "^[A-Za-z0-9_.:-]{1,64}$")]
+    label: Option<String>,
     /// Readings per page, 1 to 10000 (default 1000).
     limit: Option<u32>,
     /// `nextCursor` of the previous page.
@@ -96,7 +99,7 @@ pub(crate) async fn authorised_project(
         description = "At most 100000 readings and 32 MiB (after gzip decompression)"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Stored", body = IngestResponse),
+        (status = 201, description = "Stored durably: how many readings were new, unchanged or replaced", body = IngestResponse),
         (status = 400, description = "Malformed JSON, not an array, empty array or corrupt gzip", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
@@ -111,7 +114,7 @@ async fn data_post(
     Path((org_id, code)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<axum::Json<IngestResponse>, ApiError> {
+) -> Result<(StatusCode, axum::Json<IngestResponse>), ApiError> {
     let project = authorised_project(&state, bearer, org_id, code).await?;
     require_json(&headers)?;
     let gzip = content_encoding_is_gzip(&headers)?;
@@ -129,12 +132,16 @@ async fn data_post(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     state.metrics.readings_ingested(received);
-    Ok(axum::Json(IngestResponse {
-        received,
-        new: summary.new,
-        unchanged: summary.unchanged,
-        replaced: summary.replaced,
-    }))
+    // 201, as the product's connectors require: anything else is a failure to them.
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(IngestResponse {
+            received,
+            new: summary.new,
+            unchanged: summary.unchanged,
+            replaced: summary.replaced,
+        }),
+    ))
 }
 
 fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -266,6 +273,7 @@ async fn data_get(
                 date: format_time_us(r.time_us),
                 value: r.value,
                 precision: r.precision,
+                labels: r.labels,
             },
             anomaly_score: r.score,
         })
@@ -281,6 +289,7 @@ fn reading_query(project: ProjectKey, raw: Option<&str>) -> Result<ReadingQuery,
     Ok(ReadingQuery {
         from_us: parameters.time("from")?,
         to_us: parameters.time("to")?,
+        label: parameters.label()?,
         after: parameters.cursor()?,
         limit: parameters.limit()?,
         sensor_id: parameters.text("sensorId"),
@@ -315,6 +324,7 @@ async fn series_get(
                 count: s.count,
                 first_date: s.first_time_us.map(format_time_us),
                 last_date: s.last_time_us.map(format_time_us),
+                labels: s.labels,
             })
             .collect(),
     ))

@@ -99,7 +99,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The API's routes and their OpenAPI document, including the paths that are not
-/// annotated handlers: the token endpoint's second path and `/openapi.json` itself.
+/// annotated handlers: the token endpoint's second path and the document's own two.
 fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (routes, mut document) =
         utoipa_axum::router::OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
@@ -119,25 +119,39 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .paths
             .insert(oauth::TOKEN_PATH_ALIAS.into(), alias);
     }
-    document
-        .paths
-        .paths
-        .insert("/openapi.json".into(), openapi_path_item());
+    for (path, operation_id) in [
+        (OPENAPI_PATH, "openapi_get"),
+        (OPENAPI_PATH_PUBLIC, "openapi_get_public_path"),
+    ] {
+        document
+            .paths
+            .paths
+            .insert(path.into(), openapi_path_item(operation_id));
+    }
     (routes, document)
 }
+
+/// Where the OpenAPI document is served.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// Where the public product serves its API description; the same document.
+pub const OPENAPI_PATH_PUBLIC: &str = "/v0/openAPI";
 
 /// All routes of the service, with their middleware.
 pub fn router(state: AppState) -> Router {
     let (routes, document) = documented_routes();
-    let document = Arc::new(document.to_pretty_json().unwrap_or_default());
+    let document = axum::body::Bytes::from(document.to_pretty_json().unwrap_or_default());
+    let serve_document = axum::routing::get(move || {
+        let document = document.clone();
+        async move {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                document,
+            )
+        }
+    });
     routes
-        .route(
-            "/openapi.json",
-            axum::routing::get(move || {
-                let document = document.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], (*document).clone()) }
-            }),
-        )
+        .route(OPENAPI_PATH, serve_document.clone())
+        .route(OPENAPI_PATH_PUBLIC, serve_document)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept this method")
@@ -163,7 +177,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-fn openapi_path_item() -> utoipa::openapi::PathItem {
+fn openapi_path_item(operation_id: &str) -> utoipa::openapi::PathItem {
     use utoipa::openapi::path::{HttpMethod, OperationBuilder};
     use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder};
     let ok = ResponseBuilder::new()
@@ -178,7 +192,7 @@ fn openapi_path_item() -> utoipa::openapi::PathItem {
     utoipa::openapi::PathItem::new(
         HttpMethod::Get,
         OperationBuilder::new()
-            .operation_id(Some("openapi_get"))
+            .operation_id(Some(operation_id))
             .summary(Some("The OpenAPI document of this service"))
             .tag("discovery")
             .response("200", ok)

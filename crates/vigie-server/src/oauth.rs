@@ -43,7 +43,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     post,
     path = "/v0/oauth2/token",
     tag = "oauth2",
-    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "A new access token and refresh token", body = TokenResponse),
@@ -101,7 +104,10 @@ async fn token_post(State(state): State<AppState>, request: Request) -> Response
     post,
     path = "/v0/oauth2/revoke",
     tag = "oauth2",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (TokenForm = "application/json"),
+    )),
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "Revoked, or not a token of this client (RFC 7009 §2.2)"),
@@ -127,7 +133,10 @@ async fn revoke_post(
     post,
     path = "/v0/oauth2/introspect",
     tag = "oauth2",
-    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    request_body(content(
+        (TokenForm = "application/x-www-form-urlencoded"),
+        (TokenForm = "application/json"),
+    )),
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "Whether the token is active, and its claims", body = IntrospectionResponse),
@@ -152,7 +161,6 @@ fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// Reads the form body and authenticates the client by exactly one method.
 /// Reads an authenticated client's form that names a `token` (revocation,
 /// introspection).
 async fn read_token_form(
@@ -166,6 +174,7 @@ async fn read_token_form(
     Ok((token.to_owned(), client))
 }
 
+/// Reads the parameters (form or JSON) and authenticates the client by exactly one method.
 async fn read_authenticated_form(
     state: &AppState,
     request: Request,
@@ -181,7 +190,7 @@ async fn read_authenticated_form(
     Ok((form, client))
 }
 
-/// Parsed `application/x-www-form-urlencoded` parameters; empty values count as absent.
+/// The request's parameters, from a form or a JSON body; empty values count as absent.
 pub(crate) struct Form(HashMap<String, String>);
 
 impl Form {
@@ -190,17 +199,31 @@ impl Form {
     }
 }
 
+/// How the parameters of an OAuth2 request are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// `application/x-www-form-urlencoded`, as RFC 6749 says.
+    Form,
+    /// `application/json`: an object of string parameters, as the product's own Node-RED
+    /// connector sends them.
+    Json,
+}
+
 async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+    let encoding = if media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Encoding::Form
+    } else if media_type.eq_ignore_ascii_case("application/json") {
+        Encoding::Json
+    } else {
         return Err(OAuthError::invalid_request(
-            "the request body must be application/x-www-form-urlencoded (set the Content-Type header)",
+            "the request body must be application/x-www-form-urlencoded or application/json (set the Content-Type header)",
         ));
-    }
+    };
     let too_large =
         || OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
     let declared = headers
@@ -213,7 +236,10 @@ async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, OAuthError> 
     let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
         .await
         .map_err(|_| too_large())?;
-    parse_form(&bytes).map(Form)
+    match encoding {
+        Encoding::Form => parse_form(&bytes).map(Form),
+        Encoding::Json => parse_json_parameters(&bytes).map(Form),
+    }
 }
 
 /// Parses a form body strictly: every name and value must be UTF-8 once decoded and no
@@ -242,6 +268,67 @@ pub(crate) fn parse_form(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthE
     // were kept until now so that repeating one is still an error.
     parameters.retain(|_, value| !value.is_empty());
     Ok(parameters)
+}
+
+/// Parses a JSON body by the rules of [`parse_form`]: an object whose values are
+/// strings (`null` or `""` count as omitted), no parameter twice.
+pub(crate) fn parse_json_parameters(bytes: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let JsonObject(members) = serde_json::from_slice(bytes).map_err(|error| {
+        OAuthError::invalid_request(if error.is_data() {
+            "the JSON body must be an object of string parameters".to_owned()
+        } else {
+            format!("the body is not valid JSON: {error}")
+        })
+    })?;
+    let mut parameters = HashMap::with_capacity(members.len());
+    for (name, value) in members {
+        if parameters.contains_key(&name) {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {} is repeated",
+                truncate(&name)
+            )));
+        }
+        let value = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Null => String::new(),
+            _ => {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {} must be a string",
+                    truncate(&name)
+                )));
+            }
+        };
+        parameters.insert(name, value);
+    }
+    parameters.retain(|_, value| !value.is_empty());
+    Ok(parameters)
+}
+
+/// A JSON object's members in order, repeated names included (a map would keep only
+/// the last).
+struct JsonObject(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for JsonObject {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = JsonObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of string parameters")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<JsonObject, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(JsonObject(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
 }
 
 /// Keeps client-chosen text in error messages short.
@@ -311,6 +398,42 @@ mod tests {
         ] {
             let error = parse_form(body).unwrap_err();
             assert_eq!(error.code(), OAuthErrorCode::InvalidRequest);
+        }
+    }
+
+    #[test]
+    fn json_parameters_follow_the_form_rules() {
+        let parameters = parse_json_parameters(
+            br#"{"grant_type":"refresh_token","refresh_token":"a+b c","scope":"","client_id":null}"#,
+        )
+        .unwrap();
+        assert_eq!(parameters["grant_type"], "refresh_token");
+        assert_eq!(
+            parameters["refresh_token"], "a+b c",
+            "JSON strings are not form-decoded"
+        );
+        assert_eq!(
+            parameters.len(),
+            2,
+            "empty and null values count as omitted"
+        );
+        for (body, reason) in [
+            (&br#"{"grant_type":"a","grant_type":"b"}"#[..], "repeated"),
+            (br#"{"grant_type":1}"#, "must be a string"),
+            (
+                br#"{"grant_type":["client_credentials"]}"#,
+                "must be a string",
+            ),
+            (br#"["grant_type"]"#, "object of string parameters"),
+            (br#""grant_type""#, "object of string parameters"),
+            (br#"{"grant_type":"#, "not valid JSON"),
+            (b"", "not valid JSON"),
+            (br#"{} {}"#, "not valid JSON"),
+        ] {
+            let error = parse_json_parameters(body).unwrap_err();
+            assert_eq!(error.code(), OAuthErrorCode::InvalidRequest);
+            let description = format!("{error:?}");
+            assert!(description.contains(reason), "{description}");
         }
     }
 }

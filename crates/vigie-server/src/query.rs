@@ -42,6 +42,16 @@ impl QueryParams {
         self.0.remove(name)
     }
 
+    /// A `label` parameter: one label, by the rule labels are stored under.
+    pub fn label(&mut self) -> Result<Option<String>, ApiError> {
+        match self.0.remove("label") {
+            Some(label) if !vigie_proto::readings::is_valid_label(&label) => Err(bad_request(
+                "label must be 1 to 64 ASCII letters, digits, '_', '.', ':' or '-'",
+            )),
+            label => Ok(label),
+        }
+    }
+
     /// A date parameter, as microseconds since the epoch.
     pub fn time(&self, name: &str) -> Result<Option<i64>, ApiError> {
         self.0

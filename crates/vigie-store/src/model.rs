@@ -229,6 +229,8 @@ pub struct ReadingQuery {
     pub from_us: Option<i64>,
     /// Until this time (exclusive), microseconds.
     pub to_us: Option<i64>,
+    /// Only readings carrying this label.
+    pub label: Option<String>,
     /// Resume after this (series id, time) position.
     pub after: Option<(i64, i64)>,
     /// Most readings to return.
@@ -248,8 +250,11 @@ pub struct StoredReading {
     pub time_us: i64,
     /// The value.
     pub value: f64,
-    /// The precision, if sent.
+    /// The precision, if sent (readings stored before precision had to be a whole
+    /// percentage may hold any number).
     pub precision: Option<f64>,
+    /// The reading's labels, sorted.
+    pub labels: Vec<String>,
     /// The anomaly score, if the reading was scored.
     pub score: Option<f64>,
 }
@@ -267,6 +272,8 @@ pub struct SeriesSummary {
     pub first_time_us: Option<i64>,
     /// Latest reading time, microseconds.
     pub last_time_us: Option<i64>,
+    /// Every label its readings have carried, sorted.
+    pub labels: Vec<String>,
 }
 
 /// A validated reading and its anomaly score, if it was scored.

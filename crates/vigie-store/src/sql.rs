@@ -1,6 +1,8 @@
 //! One SQL text for both backends. The statements use `$n` placeholders, which SQLite
 //! and PostgreSQL both accept, and `sql_store!` instantiates the same implementation
-//! for each driver, so the two backends cannot drift apart.
+//! for each driver, so the two backends cannot drift apart. The one function the two
+//! spell differently (the position of a text in another: `instr`, `strpos`) is a
+//! parameter of the macro.
 //!
 //! Token-path writes (new refresh-token families, rotations) go through a group-commit
 //! writer task: every job waiting when a batch starts is applied in one transaction and
@@ -41,14 +43,37 @@ enum JobOutput {
 }
 
 /// One reading to write: its series (index into the job's series), time, value,
-/// precision and score.
+/// precision, labels (index into the job's label sets) and score.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct WriteRow {
     series: usize,
     time: i64,
     value: f64,
     precision: Option<f64>,
+    labels: Option<usize>,
     score: Option<f64>,
+}
+
+/// A set of labels as stored: `,a,b,`, so that a whole label is matched by `,label,`.
+fn stored_labels(labels: &[String]) -> String {
+    let mut text = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    text.push(',');
+    for label in labels {
+        text.push_str(label);
+        text.push(',');
+    }
+    text
+}
+
+/// The labels of a stored `,a,b,` text.
+fn labels_from_stored(text: Option<String>) -> Vec<String> {
+    text.map(|text| {
+        text.split(',')
+            .filter(|label| !label.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Readings of one request, grouped by series, sorted by time, one row per key, with
@@ -59,6 +84,8 @@ struct IngestJob {
     series: Vec<(String, String)>,
     /// Sorted by (series, time), unique per (series, time).
     rows: Vec<WriteRow>,
+    /// The distinct label sets of the request, as stored.
+    label_sets: Vec<String>,
     /// What the readings superseded within the request itself amount to.
     superseded: IngestSummary,
     /// Detection results, with the index of their series.
@@ -73,6 +100,8 @@ impl IngestJob {
         let mut index: HashMap<(String, String), usize> = HashMap::new();
         let mut series = Vec::new();
         let mut rows = Vec::with_capacity(batch.readings.len());
+        let mut label_index: HashMap<String, usize> = HashMap::new();
+        let mut label_sets = Vec::new();
         let mut series_of = |sensor_id: String, value_name: String| {
             let next = series.len();
             *index
@@ -84,11 +113,21 @@ impl IngestJob {
         };
         for ScoredReading { reading, score } in batch.readings {
             let at = series_of(reading.sensor_id, reading.value_name);
+            let labels = (!reading.labels.is_empty()).then(|| {
+                let next = label_sets.len();
+                *label_index
+                    .entry(stored_labels(&reading.labels))
+                    .or_insert_with_key(|text| {
+                        label_sets.push(text.clone());
+                        next
+                    })
+            });
             rows.push(WriteRow {
                 series: at,
                 time: reading.time_us,
                 value: reading.value,
-                precision: reading.precision,
+                precision: reading.precision.map(f64::from),
+                labels,
                 score,
             });
         }
@@ -105,7 +144,9 @@ impl IngestJob {
         for row in rows {
             match unique.last_mut() {
                 Some(previous) if (previous.series, previous.time) == (row.series, row.time) => {
-                    if (previous.value, previous.precision) == (row.value, row.precision) {
+                    if (previous.value, previous.precision, previous.labels)
+                        == (row.value, row.precision, row.labels)
+                    {
                         superseded.unchanged += 1;
                     } else {
                         superseded.replaced += 1;
@@ -119,6 +160,7 @@ impl IngestJob {
             project,
             series,
             rows: unique,
+            label_sets,
             superseded,
             detection,
         }
@@ -160,9 +202,9 @@ fn values_placeholders(style: Placeholders, rows: usize, columns: usize) -> Stri
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
 fn insert_sql(style: Placeholders, rows: usize, returning: bool) -> String {
     format!(
-        "INSERT INTO readings (series_id, time_us, value, precision, score) VALUES {} \
+        "INSERT INTO readings (series_id, time_us, value, precision, labels, score) VALUES {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        values_placeholders(style, rows, 5),
+        values_placeholders(style, rows, 6),
         if returning {
             " RETURNING series_id"
         } else {
@@ -171,14 +213,25 @@ fn insert_sql(style: Placeholders, rows: usize, returning: bool) -> String {
     )
 }
 
-/// Replaces the stored value or precision of the rows whose key existed with another one.
+/// Replaces the stored value, precision or labels of the rows whose key existed with
+/// another one.
 fn update_sql(style: Placeholders, rows: usize) -> String {
     format!(
-        "UPDATE readings SET value = v.column3, precision = v.column4, revision = readings.revision + 1 \
+        "UPDATE readings SET value = v.column3, precision = v.column4, labels = v.column5, \
+           revision = readings.revision + 1 \
          FROM (VALUES {}) AS v \
          WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
-           AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4)",
-        values_placeholders(style, rows, 4)
+           AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4 \
+             OR readings.labels IS DISTINCT FROM v.column5)",
+        values_placeholders(style, rows, 5)
+    )
+}
+
+/// Remembers the labels a series' readings carried (one row per series and label).
+fn series_labels_sql(style: Placeholders, rows: usize) -> String {
+    format!(
+        "INSERT INTO series_labels (series_id, label) VALUES {} ON CONFLICT (series_id, label) DO NOTHING",
+        values_placeholders(style, rows, 2)
     )
 }
 
@@ -305,7 +358,7 @@ fn map_insert_error(
 const BUMP_GENERATION: &str = "UPDATE state_generation SET value = value + 1 WHERE id = 1";
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $begin:expr, $backend:expr, $placeholders:expr) => {
+    ($store:ident, $db:ty, $begin:expr, $backend:expr, $placeholders:expr, $find_in_text:literal) => {
         /// How this dialect's bulk statements number their parameters.
         const PLACEHOLDERS: Placeholders = $placeholders;
 
@@ -574,16 +627,18 @@ macro_rules! sql_store {
             }
             let mut summary = job.superseded;
             let mut new_per_series = vec![0i64; ids.len()];
-            /// Binds each row's series id, time, value, precision and, for inserts, score.
+            /// Binds each row's series id, time, value, precision, labels and, for inserts, score.
             fn bind_rows<'q>(
                 sql: &'q str,
                 ids: &[i64],
+                label_sets: &'q [String],
                 chunk: &[WriteRow],
                 with_score: bool,
             ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 let mut query = sqlx::query(sql);
                 for row in chunk {
-                    query = query.bind(ids[row.series]).bind(row.time).bind(row.value).bind(row.precision);
+                    let labels = row.labels.map(|index| label_sets[index].as_str());
+                    query = query.bind(ids[row.series]).bind(row.time).bind(row.value).bind(row.precision).bind(labels);
                     if with_score {
                         query = query.bind(row.score);
                     }
@@ -594,12 +649,12 @@ macro_rules! sql_store {
                 let single_series = chunk[0].series == chunk[chunk.len() - 1].series;
                 let inserted = if single_series {
                     let sql = chunk_sql(chunk.len(), 0, || insert_sql(PLACEHOLDERS, chunk.len(), false));
-                    let inserted = bind_rows(&sql, &ids, chunk, true).execute(&mut *conn).await?.rows_affected();
+                    let inserted = bind_rows(&sql, &ids, &job.label_sets, chunk, true).execute(&mut *conn).await?.rows_affected();
                     new_per_series[chunk[0].series] += inserted as i64;
                     inserted
                 } else {
                     let sql = chunk_sql(chunk.len(), 1, || insert_sql(PLACEHOLDERS, chunk.len(), true));
-                    let rows = bind_rows(&sql, &ids, chunk, true).fetch_all(&mut *conn).await?;
+                    let rows = bind_rows(&sql, &ids, &job.label_sets, chunk, true).fetch_all(&mut *conn).await?;
                     let index_of: HashMap<i64, usize> = ids.iter().enumerate().map(|(index, &id)| (id, index)).collect();
                     for row in &rows {
                         if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
@@ -612,7 +667,7 @@ macro_rules! sql_store {
                 let existing = chunk.len() as u64 - inserted;
                 if existing > 0 {
                     let sql = chunk_sql(chunk.len(), 2, || update_sql(PLACEHOLDERS, chunk.len()));
-                    let replaced = bind_rows(&sql, &ids, chunk, false).execute(&mut *conn).await?.rows_affected();
+                    let replaced = bind_rows(&sql, &ids, &job.label_sets, chunk, false).execute(&mut *conn).await?.rows_affected();
                     summary.replaced += replaced;
                     summary.unchanged += existing - replaced;
                 }
@@ -633,6 +688,25 @@ macro_rules! sql_store {
                     query = query.bind(id).bind(new).bind(first).bind(last);
                 }
                 query.execute(&mut *conn).await?;
+            }
+            if !job.label_sets.is_empty() {
+                let mut seen = std::collections::BTreeSet::new();
+                for row in &job.rows {
+                    if let Some(index) = row.labels {
+                        for label in job.label_sets[index].split(',').filter(|l| !l.is_empty()) {
+                            seen.insert((ids[row.series], label));
+                        }
+                    }
+                }
+                let seen: Vec<(i64, &str)> = seen.into_iter().collect();
+                for chunk in seen.chunks(UPSERT_CHUNK) {
+                    let sql = series_labels_sql(PLACEHOLDERS, chunk.len());
+                    let mut query = sqlx::query(&sql);
+                    for &(id, label) in chunk {
+                        query = query.bind(id).bind(label);
+                    }
+                    query.execute(&mut *conn).await?;
+                }
             }
             for chunk in job.detection.chunks(UPSERT_CHUNK) {
                 let sql = detector_states_sql(PLACEHOLDERS, chunk.len());
@@ -775,16 +849,19 @@ macro_rules! sql_store {
             async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>> {
                 let (after_series, after_time) = query.after.unzip();
                 sqlx::query(
-                    "SELECT s.id, s.sensor_id, s.value_name, r.time_us, r.value, r.precision, r.score
-                     FROM series s JOIN readings r ON r.series_id = s.id
-                     WHERE s.org_id = $1 AND s.project_code = $2
-                       AND ($3 IS NULL OR s.sensor_id = $3)
-                       AND ($4 IS NULL OR s.value_name = $4)
-                       AND ($5 IS NULL OR r.time_us >= $5)
-                       AND ($6 IS NULL OR r.time_us < $6)
-                       AND ($7 IS NULL OR r.series_id > $7 OR (r.series_id = $7 AND r.time_us > $8))
-                     ORDER BY r.series_id, r.time_us
-                     LIMIT $9",
+                    concat!(
+                        "SELECT s.id, s.sensor_id, s.value_name, r.time_us, r.value, r.precision, r.labels, r.score
+                         FROM series s JOIN readings r ON r.series_id = s.id
+                         WHERE s.org_id = $1 AND s.project_code = $2
+                           AND ($3 IS NULL OR s.sensor_id = $3)
+                           AND ($4 IS NULL OR s.value_name = $4)
+                           AND ($5 IS NULL OR r.time_us >= $5)
+                           AND ($6 IS NULL OR r.time_us < $6)
+                           AND ($7 IS NULL OR r.series_id > $7 OR (r.series_id = $7 AND r.time_us > $8))
+                           AND ($10 IS NULL OR ", $find_in_text, "(r.labels, $10) > 0)
+                         ORDER BY r.series_id, r.time_us
+                         LIMIT $9"
+                    ),
                 )
                 .bind(&query.project.org_id)
                 .bind(&query.project.code)
@@ -795,9 +872,10 @@ macro_rules! sql_store {
                 .bind(after_series)
                 .bind(after_time)
                 .bind(i64::from(query.limit))
+                .bind(query.label.as_deref().map(|label| format!(",{label},")))
                 .fetch_all(&self.pool)
                 .await?
-                .iter()
+                .into_iter()
                 .map(|row| {
                     Ok(StoredReading {
                         series_id: row.try_get("id")?,
@@ -806,6 +884,7 @@ macro_rules! sql_store {
                         time_us: row.try_get("time_us")?,
                         value: row.try_get("value")?,
                         precision: row.try_get("precision")?,
+                        labels: labels_from_stored(row.try_get("labels")?),
                         score: row.try_get("score")?,
                     })
                 })
@@ -813,8 +892,20 @@ macro_rules! sql_store {
             }
 
             async fn list_series(&self, project: &ProjectKey) -> Result<Vec<SeriesSummary>> {
+                let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+                for row in sqlx::query(
+                    "SELECT l.series_id, l.label FROM series_labels l JOIN series s ON s.id = l.series_id
+                     WHERE s.org_id = $1 AND s.project_code = $2 ORDER BY l.series_id, l.label",
+                )
+                .bind(&project.org_id)
+                .bind(&project.code)
+                .fetch_all(&self.pool)
+                .await?
+                {
+                    labels.entry(row.try_get("series_id")?).or_default().push(row.try_get("label")?);
+                }
                 sqlx::query(
-                    "SELECT sensor_id, value_name, reading_count, first_time_us, last_time_us FROM series
+                    "SELECT id, sensor_id, value_name, reading_count, first_time_us, last_time_us FROM series
                      WHERE org_id = $1 AND project_code = $2 ORDER BY sensor_id, value_name",
                 )
                 .bind(&project.org_id)
@@ -829,6 +920,7 @@ macro_rules! sql_store {
                         count: row.try_get("reading_count")?,
                         first_time_us: row.try_get("first_time_us")?,
                         last_time_us: row.try_get("last_time_us")?,
+                        labels: labels.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default(),
                     })
                 })
                 .collect()
@@ -1204,7 +1296,8 @@ mod sqlite {
         sqlx::Sqlite,
         "BEGIN IMMEDIATE",
         "sqlite",
-        Placeholders::Anonymous
+        Placeholders::Anonymous,
+        "instr"
     );
 
     impl SqliteStore {
@@ -1245,7 +1338,8 @@ mod postgres {
         sqlx::Postgres,
         "BEGIN",
         "postgres",
-        Placeholders::Numbered
+        Placeholders::Numbered,
+        "strpos"
     );
 
     impl PostgresStore {
@@ -1283,6 +1377,7 @@ mod tests {
                     time: t as i64,
                     value: 0.0,
                     precision: None,
+                    labels: None,
                     score: None,
                 })
             })

@@ -50,6 +50,7 @@ conformance!(
     duplicates_within_a_request_behave_as_if_sent_one_by_one,
     readings_read_back_in_pages_with_filters,
     series_summaries_follow_ingestion,
+    labels_are_stored_replaced_filtered_and_listed,
     ingestion_needs_an_existing_project,
     concurrent_ingestion_of_overlapping_batches,
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
@@ -503,7 +504,8 @@ fn reading(sensor: &str, name: &str, time_us: i64, value: f64) -> ValidReading {
         value_name: name.into(),
         time_us,
         value,
-        precision: Some(100.0),
+        precision: Some(100),
+        labels: Vec::new(),
     }
 }
 
@@ -581,6 +583,7 @@ fn query(project: &ProjectKey) -> ReadingQuery {
         value_name: None,
         from_us: None,
         to_us: None,
+        label: None,
         after: None,
         limit: 1000,
     }
@@ -687,16 +690,100 @@ async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
                 value_name: "x".into(),
                 count: 3,
                 first_time_us: Some(10),
-                last_time_us: Some(99)
+                last_time_us: Some(99),
+                labels: Vec::new(),
             },
             SeriesSummary {
                 sensor_id: "t".into(),
                 value_name: "none".into(),
                 count: 1,
                 first_time_us: Some(7),
-                last_time_us: Some(7)
+                last_time_us: Some(7),
+                labels: Vec::new(),
             },
         ]
+    );
+}
+
+fn labelled(time_us: i64, labels: &[&str]) -> ValidReading {
+    ValidReading {
+        labels: labels.iter().map(|l| (*l).to_owned()).collect(),
+        ..reading("s", "x", time_us, 1.0)
+    }
+}
+
+async fn labels_are_stored_replaced_filtered_and_listed(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let batch = vec![
+        labelled(1, &["batch_7", "line:2"]),
+        labelled(2, &["line:2"]),
+        labelled(3, &[]),
+        // `_` and `%` must not act as wildcards, nor a label match a part of another.
+        labelled(4, &["batchx7", "line:20"]),
+    ];
+    assert_eq!(
+        store.ingest(project.clone(), batch.clone()).await.unwrap(),
+        summary(4, 0, 0)
+    );
+    assert_eq!(
+        store.ingest(project.clone(), batch).await.unwrap(),
+        summary(0, 4, 0),
+        "the same labels again: unchanged"
+    );
+    let labels_of = |rows: Vec<StoredReading>| -> Vec<(i64, Vec<String>)> {
+        rows.into_iter().map(|r| (r.time_us, r.labels)).collect()
+    };
+    let with = |label: &str| ReadingQuery {
+        label: Some(label.into()),
+        ..query(&project)
+    };
+    let strings = |labels: &[&str]| labels.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        labels_of(store.read_readings(&with("line:2")).await.unwrap()),
+        [
+            (1, strings(&["batch_7", "line:2"])),
+            (2, strings(&["line:2"]))
+        ]
+    );
+    assert_eq!(
+        labels_of(store.read_readings(&with("batch_7")).await.unwrap()),
+        [(1, strings(&["batch_7", "line:2"]))]
+    );
+    assert!(store.read_readings(&with("line")).await.unwrap().is_empty());
+
+    // A resend with other labels is a correction that replaces them.
+    assert_eq!(
+        store
+            .ingest(
+                project.clone(),
+                vec![
+                    labelled(1, &["checked"]),
+                    labelled(2, &[]),
+                    labelled(3, &["late"])
+                ]
+            )
+            .await
+            .unwrap(),
+        summary(0, 0, 3)
+    );
+    assert_eq!(
+        labels_of(store.read_readings(&query(&project)).await.unwrap()),
+        [
+            (1, strings(&["checked"])),
+            (2, vec![]),
+            (3, strings(&["late"])),
+            (4, strings(&["batchx7", "line:20"]))
+        ]
+    );
+    assert_eq!(
+        labels_of(store.read_readings(&with("line:2")).await.unwrap()),
+        []
+    );
+    let series = store.list_series(&project).await.unwrap();
+    assert_eq!(
+        series[0].labels,
+        strings(&["batch_7", "batchx7", "checked", "late", "line:2", "line:20"]),
+        "every label the series has carried"
     );
 }
 

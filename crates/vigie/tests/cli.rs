@@ -48,12 +48,12 @@ fn operator_provisions_with_flags_anywhere() {
         "create",
         "--org",
         org_id,
-        "press-line",
+        "pressline",
         "--json",
         "--database-url",
         &db,
     ]);
-    assert_eq!(project["ml_project"], "press-line");
+    assert_eq!(project["ml_project"], "pressline");
     let app = vigie_json(&[
         "--database-url",
         &db,
@@ -144,6 +144,24 @@ fn operator_mistakes_get_clear_errors() {
     assert!(
         !ok && stderr.contains("organisation nope not found"),
         "{stderr}"
+    );
+    let org_id = vigie_json(&["admin", "--database-url", &db, "org", "list", "--json"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, _, stderr) = vigie(&[
+        "admin",
+        "--database-url",
+        &db,
+        "project",
+        "create",
+        "--org",
+        &org_id,
+        "Press-Line",
+    ]);
+    assert!(
+        !ok && stderr.contains("a-z, 0-9") && stderr.contains("\"pressline\""),
+        "a code every client accepts, and a suggestion: {stderr}"
     );
     let (ok, _, stderr) = vigie(&["admin", "--database-url", &db, "app", "disable", "nope"]);
     assert!(!ok && stderr.contains("not found"), "{stderr}");

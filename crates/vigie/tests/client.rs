@@ -142,6 +142,7 @@ fn readings(sensor: &str, from: usize, count: usize) -> Vec<Reading> {
             ),
             value: i as f64,
             precision: None,
+            labels: Vec::new(),
         })
         .collect()
 }

@@ -29,7 +29,7 @@ async fn push(app: &TestApp, token: &str, readings: Vec<Value>) {
     let response = app
         .http
         .post(format!(
-            "{}/v0/organisations/{}/data/press-line",
+            "{}/v0/organisations/{}/data/pressline",
             app.url, app.org_id
         ))
         .bearer_auth(token)
@@ -44,7 +44,7 @@ async fn push(app: &TestApp, token: &str, readings: Vec<Value>) {
 async fn anomalies(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
     app.http
         .get(format!(
-            "{}/v0/organisations/{}/anomalies/press-line?{query}",
+            "{}/v0/organisations/{}/anomalies/pressline?{query}",
             app.url, app.org_id
         ))
         .bearer_auth(token)
@@ -112,7 +112,7 @@ async fn an_injected_spike_becomes_an_anomaly_event(backend: Backend) {
     let read: Value = app
         .get_json(
             format!(
-                "{}/v0/organisations/{}/data/press-line?from={}&limit=1",
+                "{}/v0/organisations/{}/data/pressline?from={}&limit=1",
                 app.url,
                 app.org_id,
                 spike_date()
@@ -165,7 +165,7 @@ async fn detection_resumes_after_a_restart_and_skips_late_readings(backend: Back
     let read: Value = second
         .get_json(
             format!(
-                "{}/v0/organisations/{}/data/press-line?to=2023-01-02T00:00:00Z",
+                "{}/v0/organisations/{}/data/pressline?to=2023-01-02T00:00:00Z",
                 second.url, second.org_id
             ),
             Some(&token),

@@ -158,7 +158,7 @@ async fn tenants_cannot_see_each_other(backend: Backend) {
     };
     let other_org = app.store.create_organisation("globex", 1).await.unwrap();
     app.store
-        .create_project(&other_org.id, "secret-line", 2)
+        .create_project(&other_org.id, "secretline", 2)
         .await
         .unwrap();
     let access = app.new_token().await["access_token"]
@@ -173,7 +173,7 @@ async fn tenants_cannot_see_each_other(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(own.as_array().unwrap().len(), 1);
-    assert_eq!(own[0]["code"], "press-line");
+    assert_eq!(own[0]["code"], "pressline");
     let foreign = assert_problem(app.projects(&other_org.id, &access).await, 404).await;
     let unknown = assert_problem(
         app.projects("00000000-0000-4000-8000-000000000000", &access)

@@ -24,7 +24,7 @@ impl TestApp {
 
     async fn push(&self, token: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.http
-            .post(self.data_url(&self.org_id, "press-line"))
+            .post(self.data_url(&self.org_id, "pressline"))
             .bearer_auth(token)
             .header("Content-Type", "application/json")
             .body(body)
@@ -37,7 +37,7 @@ impl TestApp {
         self.http
             .get(format!(
                 "{}?{query}",
-                self.data_url(&self.org_id, "press-line")
+                self.data_url(&self.org_id, "pressline")
             ))
             .bearer_auth(token)
             .send()
@@ -57,10 +57,16 @@ async fn the_documented_push_is_read_back_intact(backend: Backend) {
     let token = app.access_token().await;
     let command = format!(
         "curl -s -X POST '{}' -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' --data-binary '{DOCS_READING}'",
-        app.data_url(&app.org_id, "press-line")
+        app.data_url(&app.org_id, "pressline")
     );
-    let output = Command::new("sh").args(["-c", &command]).output().unwrap();
-    let answer: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let output = Command::new("sh")
+        .args(["-c", &format!("{command} -w '\n%{{http_code}}'")])
+        .output()
+        .unwrap();
+    let output = String::from_utf8(output.stdout).unwrap();
+    let (body, status) = output.rsplit_once('\n').unwrap();
+    assert_eq!(status, "201", "connectors count anything else as a failure");
+    let answer: Value = serde_json::from_str(body).unwrap();
     assert_eq!(
         answer,
         json!({"received": 1, "new": 1, "unchanged": 0, "replaced": 0})
@@ -73,19 +79,20 @@ async fn the_documented_push_is_read_back_intact(backend: Backend) {
         assert_eq!(read[field], sent[0][field], "{field}");
     }
     assert_eq!(read["value"].as_f64(), Some(19.9));
-    assert_eq!(read["precision"].as_f64(), Some(100.0));
+    assert_eq!(read["precision"], json!(100), "an integer, as sent");
     assert!(page.get("nextCursor").is_none());
 
     let series: Value = app
         .get_json(
-            format!("{}/series", app.data_url(&app.org_id, "press-line")),
+            format!("{}/series", app.data_url(&app.org_id, "pressline")),
             Some(&token),
         )
         .await;
     assert_eq!(
         series,
         json!([{"sensorId": "GDPD-DEB_MASS1.PV", "valueName": "x", "count": 1,
-                "firstDate": "2020-01-01T08:03:51.000Z", "lastDate": "2020-01-01T08:03:51.000Z"}])
+                "firstDate": "2020-01-01T08:03:51.000Z", "lastDate": "2020-01-01T08:03:51.000Z",
+                "labels": []}])
     );
 }
 
@@ -152,7 +159,7 @@ async fn gzip_bodies_are_accepted(backend: Backend) {
         .unwrap();
     let response = app
         .http
-        .post(app.data_url(&app.org_id, "press-line"))
+        .post(app.data_url(&app.org_id, "pressline"))
         .bearer_auth(&token)
         .header("Content-Type", "application/json")
         .header("Content-Encoding", "gzip")
@@ -160,7 +167,7 @@ async fn gzip_bodies_are_accepted(backend: Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 201);
     assert_eq!(response.json::<Value>().await.unwrap()["new"], 60);
 }
 
@@ -215,7 +222,7 @@ async fn bad_bodies_get_precise_errors_and_store_nothing(backend: Backend) {
             "{name}: {problem}"
         );
     }
-    let url = app.data_url(&app.org_id, "press-line");
+    let url = app.data_url(&app.org_id, "pressline");
     let form = app
         .http
         .post(&url)
@@ -257,6 +264,214 @@ async fn bad_bodies_get_precise_errors_and_store_nothing(backend: Backend) {
     );
 }
 
+fn labelled(second: u32, labels: Value) -> Value {
+    let mut reading = reading("s", second, 1.0);
+    reading["labels"] = labels;
+    reading
+}
+
+async fn labels_and_precision_follow_the_public_docs(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    // (case, reading, field at fault, reason)
+    let invalid = [
+        (
+            "precision above 100",
+            json!({"precision": 101}),
+            "precision",
+            "integer from 0 to 100, not 101",
+        ),
+        (
+            "precision below 0",
+            json!({"precision": -1}),
+            "precision",
+            "not -1",
+        ),
+        (
+            "fractional precision",
+            json!({"precision": 99.5}),
+            "precision",
+            "not 99.5",
+        ),
+        (
+            "precision as text",
+            json!({"precision": "100"}),
+            "precision",
+            "not a string",
+        ),
+        (
+            "no labels",
+            json!({"labels": []}),
+            "labels",
+            "1 to 16 labels, not 0",
+        ),
+        (
+            "17 labels",
+            json!({"labels": (0..17).map(|i| format!("l{i}")).collect::<Vec<_>>()}),
+            "labels",
+            "not 17",
+        ),
+        (
+            "labels as text",
+            json!({"labels": "a"}),
+            "labels",
+            "array of strings",
+        ),
+        (
+            "a number label",
+            json!({"labels": ["a", 2]}),
+            "labels",
+            "label 1 must be a string",
+        ),
+        (
+            "a space",
+            json!({"labels": ["line 2"]}),
+            "labels",
+            "ASCII letters, digits",
+        ),
+        (
+            "a long label",
+            json!({"labels": ["l".repeat(65)]}),
+            "labels",
+            "1 to 64",
+        ),
+        (
+            "an empty label",
+            json!({"labels": [""]}),
+            "labels",
+            "label 0",
+        ),
+    ];
+    for (case, fields, field, reason) in invalid {
+        let mut bad = reading("s", 0, 1.0);
+        for (name, value) in fields.as_object().unwrap() {
+            bad[name] = value.clone();
+        }
+        let problem = assert_problem(app.push(&token, json!([bad]).to_string()).await, 422).await;
+        assert_eq!(problem["errors"][0]["field"], field, "{case}: {problem}");
+        let said = problem["errors"][0]["reason"].as_str().unwrap();
+        assert!(said.contains(reason), "{case}: {said}");
+    }
+
+    let batch = json!([
+        labelled(1, json!(["line:2", "batch_7", "line:2"])),
+        labelled(2, json!(["line:2"])),
+        labelled(3, Value::Null),
+        {"sensorId": "t", "date": "2024-03-01T00:00:01Z", "value": 5, "precision": 0, "labels": ["A.b-c"]},
+    ]);
+    assert_eq!(app.push(&token, batch.to_string()).await.status(), 201);
+    let labels_read = |query: &'static str| {
+        let app = &app;
+        let token = &token;
+        async move {
+            let page: Value = app.read(token, query).await.json().await.unwrap();
+            page["readings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["sensorId"].as_str().unwrap().to_owned(),
+                        r["date"].as_str().unwrap()[17..19].to_owned(),
+                        r.get("labels").cloned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let s = |second: &str, labels: Option<Value>| ("s".to_owned(), second.to_owned(), labels);
+    assert_eq!(
+        labels_read("").await,
+        [
+            s("01", Some(json!(["batch_7", "line:2"]))),
+            s("02", Some(json!(["line:2"]))),
+            s("03", None),
+            ("t".to_owned(), "01".to_owned(), Some(json!(["A.b-c"]))),
+        ],
+        "a set, read back sorted; no field without labels"
+    );
+    assert_eq!(
+        labels_read("label=line:2").await,
+        [
+            s("01", Some(json!(["batch_7", "line:2"]))),
+            s("02", Some(json!(["line:2"])))
+        ]
+    );
+    assert_eq!(labels_read("label=batch_7&sensorId=s").await.len(), 1);
+    assert_eq!(labels_read("label=line").await, [], "whole labels only");
+    let problem = assert_problem(app.read(&token, "label=a%20b").await, 400).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("label"),
+        "{problem}"
+    );
+
+    // A resend with other labels is a correction; without labels it clears them.
+    let resend = json!([
+        labelled(1, json!(["checked"])),
+        reading("s", 2, 1.0),
+        labelled(3, Value::Null)
+    ]);
+    let answer: Value = app
+        .push(&token, resend.to_string())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer,
+        json!({"received": 3, "new": 0, "unchanged": 1, "replaced": 2})
+    );
+    assert_eq!(
+        labels_read("sensorId=s").await,
+        [
+            s("01", Some(json!(["checked"]))),
+            s("02", None),
+            s("03", None)
+        ]
+    );
+    let series = app
+        .get_json(
+            format!("{}/series", app.data_url(&app.org_id, "pressline")),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        series[0]["labels"],
+        json!(["batch_7", "checked", "line:2"]),
+        "every label seen"
+    );
+    assert_eq!(series[1]["labels"], json!(["A.b-c"]));
+    let page: Value = app.read(&token, "sensorId=t").await.json().await.unwrap();
+    assert_eq!(page["readings"][0]["precision"], json!(0));
+}
+
+async fn projects_created_before_the_code_rule_keep_working(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    // Stored directly, as an earlier version's `admin project create` could.
+    app.store
+        .create_project(&app.org_id, "press-line.v1", 1)
+        .await
+        .unwrap();
+    let token = app.access_token().await;
+    let url = app.data_url(&app.org_id, "press-line.v1");
+    let pushed = app
+        .http
+        .post(&url)
+        .bearer_auth(&token)
+        .header("Content-Type", "application/json")
+        .body(DOCS_READING)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pushed.status(), 201);
+    let page = app.get_json(&url, Some(&token)).await;
+    assert_eq!(page["readings"][0]["value"], json!(19.9));
+}
+
 async fn reading_back_pages_and_filters(backend: Backend) {
     let Some(app) = spawn(backend, Options::default()).await else {
         return;
@@ -269,7 +484,7 @@ async fn reading_back_pages_and_filters(backend: Backend) {
         app.push(&token, Value::from(batch).to_string())
             .await
             .status(),
-        200
+        201
     );
     let mut cursor = String::new();
     let mut seen = 0;
@@ -324,12 +539,12 @@ async fn tenants_cannot_read_or_write_each_other(backend: Backend) {
         return;
     };
     let acme_token = app.access_token().await;
-    assert_eq!(app.push(&acme_token, DOCS_READING).await.status(), 200);
+    assert_eq!(app.push(&acme_token, DOCS_READING).await.status(), 201);
 
     // Globex has a project with the same code, and its own application.
     let globex = app.store.create_organisation("globex", 1).await.unwrap();
     app.store
-        .create_project(&globex.id, "press-line", 2)
+        .create_project(&globex.id, "pressline", 2)
         .await
         .unwrap();
     let (globex_app, globex_secret) = app.create_app(&globex.id, "data").await;
@@ -342,7 +557,7 @@ async fn tenants_cannot_read_or_write_each_other(backend: Backend) {
         .unwrap()
         .to_owned();
 
-    let acme_project = app.data_url(&app.org_id, "press-line");
+    let acme_project = app.data_url(&app.org_id, "pressline");
     let missing_project = app.data_url(&app.org_id, "no-such-project");
     let post = |url: String, token: String| {
         let request = app
@@ -384,7 +599,7 @@ async fn tenants_cannot_read_or_write_each_other(backend: Backend) {
     assert_eq!(foreign_read, missing_read);
 
     let globex_page: Value = app
-        .get_json(app.data_url(&globex.id, "press-line"), Some(&globex_token))
+        .get_json(app.data_url(&globex.id, "pressline"), Some(&globex_token))
         .await;
     assert_eq!(
         globex_page["readings"],
@@ -408,5 +623,7 @@ on_both_backends!(
     gzip_bodies_are_accepted,
     bad_bodies_get_precise_errors_and_store_nothing,
     reading_back_pages_and_filters,
+    labels_and_precision_follow_the_public_docs,
+    projects_created_before_the_code_rule_keep_working,
     tenants_cannot_read_or_write_each_other,
 );

@@ -204,7 +204,7 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
             let org = provision::create_organisation(&*store, &*clock, "acme")
                 .await
                 .unwrap();
-            provision::create_project(&*store, &*clock, &org.id, "press-line")
+            provision::create_project(&*store, &*clock, &org.id, "pressline")
                 .await
                 .unwrap();
             let (app, secret) =

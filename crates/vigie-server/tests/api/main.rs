@@ -4,9 +4,11 @@ mod helpers;
 
 mod anomalies;
 mod bearer;
+mod connectors;
 mod data;
 mod discovery_and_operations;
 mod docs_curl;
+mod node_red;
 mod openapi;
 mod third_party_clients;
 mod token_endpoint;

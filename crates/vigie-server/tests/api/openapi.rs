@@ -1,4 +1,5 @@
-//! The OpenAPI document: generated from the handlers, served at `/openapi.json`, and
+//! The OpenAPI document: generated from the handlers, served at `/openapi.json` and
+//! at `/v0/openAPI` (where the public product serves its API description), and
 //! checked against the live server by schemathesis (from PyPI): no 5xx, and every
 //! response conforms to the document (status, content type, headers, schema).
 
@@ -36,6 +37,7 @@ async fn every_public_endpoint_is_documented() {
             "/v0/oauth2/revoke",
             "/v0/oauth2/token",
             "/v0/oauth2token",
+            "/v0/openAPI",
             "/v0/organisations/{org_id}/anomalies/{project}",
             "/v0/organisations/{org_id}/data/{project}",
             "/v0/organisations/{org_id}/data/{project}/series",
@@ -47,11 +49,24 @@ async fn every_public_endpoint_is_documented() {
         serde_json::to_value(vigie_server::openapi()).unwrap(),
         "served as generated"
     );
+    assert_eq!(
+        app.get_json(format!("{}/v0/openAPI", app.url), None).await,
+        document,
+        "the public path serves the same document"
+    );
     let push = &document["paths"]["/v0/organisations/{org_id}/data/{project}"]["post"];
-    for status in ["200", "400", "401", "403", "404", "413", "415", "422"] {
+    assert!(push["responses"]["200"].is_null(), "a push answers 201");
+    for status in ["201", "400", "401", "403", "404", "413", "415", "422"] {
         assert!(
             push["responses"][status].is_object(),
             "push documents {status}"
+        );
+    }
+    let token = &document["paths"]["/v0/oauth2/token"]["post"]["requestBody"]["content"];
+    for media_type in ["application/x-www-form-urlencoded", "application/json"] {
+        assert!(
+            token[media_type].is_object(),
+            "the token endpoint documents {media_type}"
         );
     }
 }
@@ -74,7 +89,7 @@ async fn schemathesis_finds_no_server_error_and_no_spec_violation() {
     std::fs::write(
         &config,
         format!(
-            "[parameters]\n\"path.org_id\" = \"{}\"\n\"path.project\" = \"press-line\"\n",
+            "[parameters]\n\"path.org_id\" = \"{}\"\n\"path.project\" = \"pressline\"\n",
             app.org_id
         ),
     )

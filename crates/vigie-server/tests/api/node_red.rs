@@ -1,0 +1,1 @@
+//! Placeholder: the Node-RED test is being written.
