@@ -17,7 +17,7 @@ pub enum Error {
         body: OAuthErrorBody,
     },
     /// The API refused (problem+json).
-    #[error("request refused ({status}): {}", problem.detail.as_deref().unwrap_or(&problem.title))]
+    #[error("request refused ({status}): {}{}", problem.detail.as_deref().unwrap_or(&problem.title), reading_errors(problem))]
     Api {
         /// HTTP status.
         status: u16,
@@ -35,6 +35,30 @@ pub enum Error {
     /// The readings could not be encoded as JSON.
     #[error("encoding the request: {0}")]
     Encode(#[source] serde_json::Error),
+}
+
+/// The first per-reading errors of a 422 problem (`; reading 3 date: must be …`), so a
+/// refused batch says which reading to fix and why.
+fn reading_errors(problem: &Problem) -> String {
+    const SHOWN: usize = 3;
+    let Some(errors) = problem.extensions.get("errors").and_then(|e| e.as_array()) else {
+        return String::new();
+    };
+    let mut text = String::new();
+    for error in errors.iter().take(SHOWN) {
+        let (Some(index), Some(field), Some(reason)) = (
+            error["index"].as_u64(),
+            error["field"].as_str(),
+            error["reason"].as_str(),
+        ) else {
+            continue;
+        };
+        text.push_str(&format!("; reading {index} {field}: {reason}"));
+    }
+    if errors.len() > SHOWN {
+        text.push_str("; …");
+    }
+    text
 }
 
 impl Error {

@@ -14,6 +14,7 @@
 //!     date: "2020-01-01T08:03:51.000Z".into(),
 //!     value: 19.9,
 //!     precision: Some(100.0),
+//!     labels: vec!["line:2".into()],
 //! }];
 //! let answer = client.push(&readings).await?;
 //! println!("{} new", answer.new);
@@ -138,9 +139,11 @@ impl Client {
         )
     }
 
-    /// Pushes one batch of readings. Network errors, 5xx and 429 are retried with
-    /// backoff (a resent batch is harmless: the server deduplicates); a 401 renews the
-    /// token and retries once; other 4xx are returned as they are.
+    /// Pushes one batch of readings. The server answers `201 Created` (servers older
+    /// than that answered `200 OK` with the same body: both are a success). Network
+    /// errors, 5xx and 429 are retried with backoff (a resent batch is harmless: the
+    /// server deduplicates); a 401 renews the token and retries once; other 4xx are
+    /// returned as they are.
     ///
     /// # Errors
     /// The server's problem, or the last failure once retries are exhausted.

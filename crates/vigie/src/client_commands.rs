@@ -102,10 +102,12 @@ fn read_readings(path: &Path) -> anyhow::Result<Vec<Reading>> {
         .to_ascii_lowercase();
     match extension.as_str() {
         "csv" => csv::Reader::from_reader(text.as_bytes())
-            .deserialize()
+            .deserialize::<CsvReading>()
             .enumerate()
             .map(|(row, reading)| {
-                reading.with_context(|| format!("{} line {}", path.display(), row + 2))
+                reading
+                    .map(Reading::from)
+                    .with_context(|| format!("{} line {}", path.display(), row + 2))
             })
             .collect(),
         "json" => serde_json::from_str(&text)
@@ -123,6 +125,44 @@ fn read_readings(path: &Path) -> anyhow::Result<Vec<Reading>> {
             "{}: use a .csv, .json, .ndjson or .jsonl file",
             path.display()
         ),
+    }
+}
+
+/// A CSV row: a cell per field of [`Reading`], `labels` as space-separated labels
+/// (a CSV cell cannot hold an array); an empty `valueName`, `precision` or `labels`
+/// cell is an absent field.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CsvReading {
+    sensor_id: String,
+    #[serde(default)]
+    value_name: Option<String>,
+    date: String,
+    value: f64,
+    #[serde(default)]
+    precision: Option<f64>,
+    #[serde(default)]
+    labels: Option<String>,
+}
+
+impl From<CsvReading> for Reading {
+    fn from(row: CsvReading) -> Self {
+        Self {
+            sensor_id: row.sensor_id,
+            value_name: row
+                .value_name
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| vigie_proto::readings::DEFAULT_VALUE_NAME.to_owned()),
+            date: row.date,
+            value: row.value,
+            precision: row.precision,
+            labels: row
+                .labels
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        }
     }
 }
 

@@ -96,17 +96,17 @@ impl Service {
         command
     }
 
-    /// Readings stored in the project, by the series listing.
-    async fn stored(&self) -> i64 {
+    /// `GET`s a path of the project's data API (`""`, `"/series"`, `"?label=…"`).
+    async fn get_data(&self, path: &str) -> Value {
         let client = self.client(RenewalStrategy::default());
         let token = client
             .tokens()
             .access_token(&vigie_client::RetryPolicy::default())
             .await
             .unwrap();
-        let series: Value = reqwest::Client::new()
+        reqwest::Client::new()
             .get(format!(
-                "{}/v0/organisations/{}/data/line/series",
+                "{}/v0/organisations/{}/data/line{path}",
                 self.url(),
                 self.org
             ))
@@ -116,8 +116,13 @@ impl Service {
             .unwrap()
             .json()
             .await
-            .unwrap();
-        series
+            .unwrap()
+    }
+
+    /// Readings stored in the project, by the series listing.
+    async fn stored(&self) -> i64 {
+        self.get_data("/series")
+            .await
             .as_array()
             .unwrap()
             .iter()
@@ -376,6 +381,74 @@ async fn push_reports_progress_and_resumes_an_interrupted_upload() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("bad.json"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_sends_labels_and_precision_from_csv_and_json() {
+    let service = Service::start();
+    let dir = temp_dir("vigie-push-labels");
+    let csv = dir.join("labelled.csv");
+    std::fs::write(
+        &csv,
+        "sensorId,valueName,date,value,precision,labels\n\
+         p1,,2024-01-01T00:00:00Z,1.5,90,line:2 batch_7\n\
+         p1,,2024-01-01T00:00:01Z,2.5,,\n",
+    )
+    .unwrap();
+    let json = dir.join("labelled.json");
+    std::fs::write(
+        &json,
+        r#"[{"sensorId":"p2","date":"2024-01-01T00:00:00Z","value":3,"precision":100,"labels":["line:2"]}]"#,
+    )
+    .unwrap();
+    for file in [&csv, &json] {
+        let output = service.cli().arg("push").arg(file).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let page = service.get_data("?label=line:2").await;
+    let found: Vec<(&str, &str, Value, Value)> = page["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["sensorId"].as_str().unwrap(),
+                r["valueName"].as_str().unwrap(),
+                r["precision"].clone(),
+                r["labels"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "p1",
+                "none",
+                90.into(),
+                serde_json::json!(["batch_7", "line:2"])
+            ),
+            ("p2", "none", 100.into(), serde_json::json!(["line:2"])),
+        ]
+    );
+    assert_eq!(service.stored().await, 3);
+
+    // A precision the public docs do not allow: the server's reason, and a failure.
+    let bad = dir.join("bad-precision.csv");
+    std::fs::write(
+        &bad,
+        "sensorId,date,value,precision\np1,2024-01-01T00:00:02Z,1,250\n",
+    )
+    .unwrap();
+    let output = service.cli().arg("push").arg(&bad).output().unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(said.contains("integer from 0 to 100"), "{said}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

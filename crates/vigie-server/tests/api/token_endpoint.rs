@@ -27,6 +27,7 @@ async fn raw_post(
 }
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+const JSON: Option<&str> = Some("application/json");
 
 fn basic(id: &str, secret: &str) -> Option<String> {
     Some(format!(
@@ -87,18 +88,75 @@ async fn malformed_requests_are_invalid_request(backend: Backend) {
             "repeated",
         ),
         (
-            "json body",
-            Some("application/json"),
+            "text body",
+            Some("text/plain"),
             good(),
-            br#"{"grant_type":"client_credentials"}"#.to_vec(),
-            "x-www-form-urlencoded",
+            grant(),
+            "x-www-form-urlencoded or application/json",
+        ),
+        (
+            "json array",
+            JSON,
+            good(),
+            br#"["client_credentials"]"#.to_vec(),
+            "object of string parameters",
+        ),
+        (
+            "json number parameter",
+            JSON,
+            good(),
+            br#"{"grant_type":"client_credentials","scope":7}"#.to_vec(),
+            "scope must be a string",
+        ),
+        (
+            "json repeated parameter",
+            JSON,
+            good(),
+            br#"{"grant_type":"client_credentials","grant_type":"refresh_token"}"#.to_vec(),
+            "repeated",
+        ),
+        (
+            "json malformed",
+            JSON,
+            good(),
+            br#"{"grant_type":"#.to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "json oversized",
+            JSON,
+            good(),
+            format!(
+                r#"{{"grant_type":"client_credentials","pad":"{}"}}"#,
+                "x".repeat(9000)
+            )
+            .into_bytes(),
+            "8192",
+        ),
+        (
+            "json missing grant type",
+            JSON,
+            good(),
+            br#"{"scope":"data"}"#.to_vec(),
+            "grant_type",
+        ),
+        (
+            "json two authentication methods",
+            JSON,
+            good(),
+            format!(
+                r#"{{"grant_type":"client_credentials","client_id":"{}","client_secret":"{}"}}"#,
+                app.app_id, app.secret
+            )
+            .into_bytes(),
+            "exactly one",
         ),
         (
             "no content type",
             None,
             good(),
             grant(),
-            "x-www-form-urlencoded",
+            "x-www-form-urlencoded or application/json",
         ),
         (
             "oversized body",
