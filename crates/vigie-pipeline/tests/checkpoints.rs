@@ -1,7 +1,7 @@
 //! Detector checkpoints, on SQLite and PostgreSQL: a detector reloaded from its
 //! checkpoint and the readings after it scores exactly as one that never stopped, one
-//! without a usable checkpoint learns again from the latest readings, and a request
-//! whose commit fails leaves no trace in the detectors.
+//! without a usable checkpoint learns again from the latest readings, a request whose
+//! commit fails leaves no trace in the detectors, and labels never change a score.
 
 use std::sync::Arc;
 
@@ -201,6 +201,31 @@ async fn a_request_that_fails_to_commit_leaves_detection_as_it_was(store: Arc<dy
     assert_eq!(scored(&store, &project).await.len(), 300);
 }
 
+async fn labels_never_change_a_score(store: Arc<dyn Store>) {
+    let plain = project(&store, "plain").await;
+    let labelled = project(&store, "labelled").await;
+    let pipeline = Pipeline::new(store.clone(), config());
+    push(&pipeline, &plain, 0..3_000).await;
+    for start in (0..3_000).step_by(250) {
+        let batch = readings(start..start + 250)
+            .into_iter()
+            .enumerate()
+            .map(|(i, reading)| ValidReading {
+                labels: vec![format!("shift:{}", i % 3), "line:2".into()],
+                ..reading
+            })
+            .collect();
+        pipeline.ingest(labelled.clone(), batch).await.unwrap();
+    }
+    let expected = scored(&store, &plain).await;
+    assert_eq!(expected.len(), 3_000);
+    assert_eq!(scored(&store, &labelled).await, expected);
+    assert_eq!(
+        events(&store, &labelled).await,
+        events(&store, &plain).await
+    );
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -229,4 +254,5 @@ on_both_backends!(
     a_reloaded_detector_scores_exactly_as_one_that_never_stopped,
     without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readings,
     a_request_that_fails_to_commit_leaves_detection_as_it_was,
+    labels_never_change_a_score,
 );
