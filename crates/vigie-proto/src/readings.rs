@@ -146,11 +146,46 @@ pub fn format_time_us(time_us: i64) -> String {
     time.to_rfc3339_opts(digits, true)
 }
 
+/// Why a date was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateError {
+    /// Not RFC 3339 with a time zone.
+    NotIso8601,
+    /// A leap second (`:60`), which would fold into the next second and silently
+    /// replace another reading.
+    LeapSecond,
+    /// Outside years 0000–9999 once in UTC: it could not be written back as a date.
+    OutOfRange,
+}
+
+impl fmt::Display for DateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::NotIso8601 => {
+                "must be an ISO-8601 date and time with a time zone, like 2020-01-01T08:03:51.000Z"
+            }
+            Self::LeapSecond => {
+                "must not have a 60th second (leap seconds are not accepted: it would be read as the next minute's first)"
+            }
+            Self::OutOfRange => "must fall within the years 0000 to 9999 once converted to UTC",
+        })
+    }
+}
+
 /// Parses an ISO-8601 (RFC 3339) date with a time zone into microseconds since the epoch.
-pub fn parse_time_us(text: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp_micros())
+///
+/// # Errors
+/// A [`DateError`] saying why the text is not a date Vigie can store and give back.
+pub fn parse_time_us(text: &str) -> Result<i64, DateError> {
+    use chrono::{Datelike, Timelike};
+    let time = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| DateError::NotIso8601)?;
+    if time.nanosecond() >= 1_000_000_000 {
+        return Err(DateError::LeapSecond);
+    }
+    if !(0..=9999).contains(&time.to_utc().year()) {
+        return Err(DateError::OutOfRange);
+    }
+    Ok(time.timestamp_micros())
 }
 
 /// What is wrong with one reading.
@@ -332,17 +367,13 @@ impl Collected {
             }
         };
         let time_us = match raw.date {
-            Field::Value(date) => {
-                let parsed = parse_time_us(&date);
-                if parsed.is_none() {
-                    self.reject(
-                        index,
-                        "date",
-                        "must be an ISO-8601 date and time with a time zone, like 2020-01-01T08:03:51.000Z".into(),
-                    );
+            Field::Value(date) => match parse_time_us(&date) {
+                Ok(time_us) => Some(time_us),
+                Err(error) => {
+                    self.reject(index, "date", error.to_string());
+                    None
                 }
-                parsed
-            }
+            },
             other => {
                 self.reject(index, "date", other.problem("a string"));
                 None
@@ -842,6 +873,26 @@ mod tests {
                 "date",
                 "ISO-8601",
             ),
+            (
+                r#"{"sensorId":"s","date":"2020-01-01T00:00:60Z","value":1}"#,
+                "date",
+                "60th second",
+            ),
+            (
+                r#"{"sensorId":"s","date":"2016-12-31T23:59:60.5Z","value":1}"#,
+                "date",
+                "60th second",
+            ),
+            (
+                r#"{"sensorId":"s","date":"9999-12-31T23:59:59-23:59","value":1}"#,
+                "date",
+                "years 0000 to 9999",
+            ),
+            (
+                r#"{"sensorId":"s","date":"0000-01-01T00:00:00+14:00","value":1}"#,
+                "date",
+                "years 0000 to 9999",
+            ),
             (r#"{"sensorId":"s","value":1}"#, "date", "is required"),
             (
                 r#"{"sensorId":"s","date":"2020-01-01T00:00:00Z"}"#,
@@ -1032,7 +1083,8 @@ mod tests {
         fn valid_readings_round_trip(
             sensor in "[A-Za-z0-9._-]{1,40}",
             name in "[A-Za-z0-9_]{1,20}",
-            micros in -2_000_000_000_000_000i64..4_000_000_000_000_000i64,
+            // Years 0000 to 9999.
+            micros in -62_167_219_200_000_000i64..253_402_300_800_000_000i64,
             value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO,
             precision in proptest::option::of(0u8..=100),
             labels in proptest::collection::btree_set("[A-Za-z0-9_.:-]{1,64}", 0..=16),

@@ -24,11 +24,31 @@ struct FailureLabels {
     reason: &'static str,
 }
 
+/// Every label value comes from a fixed set: a caller can invent methods and paths, and
+/// each new label set would be a new series kept forever.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    /// A standard method, or `other`.
+    method: &'static str,
+    /// A route template, or `unmatched`.
     route: String,
     status: u16,
+}
+
+/// The label of a request method: the standard ones by name, any other as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "other",
+    }
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -127,15 +147,16 @@ impl Metrics {
     }
 }
 
-/// Middleware recording each request's latency under its route template (never the
-/// raw path, which would carry ids and grow without bound).
+/// Middleware recording each request's latency under its route template and method
+/// label (never the raw path or method, which would carry ids or invented names and
+/// grow without bound).
 pub async fn record_latency(
     State(state): State<AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -57,11 +57,7 @@ impl QueryParams {
         self.0
             .get(name)
             .map(|value| {
-                parse_time_us(value).ok_or_else(|| {
-                    bad_request(format!(
-                        "{name} must be an ISO-8601 date and time with a time zone"
-                    ))
-                })
+                parse_time_us(value).map_err(|error| bad_request(format!("{name} {error}")))
             })
             .transpose()
     }
