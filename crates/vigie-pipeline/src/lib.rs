@@ -12,9 +12,12 @@
 //! state with every reading, for no gain: replay is exact at any age). A detector
 //! loaded from the store (after a restart, or once dropped from memory) resumes from its
 //! checkpoint and replays the scored readings stored after it, which gives back exactly
-//! the detector that scored them. If a request fails or is cancelled before its commit,
-//! the detectors it touched are dropped from memory and reload the same way, so it
-//! leaves the detection exactly as it was.
+//! the detector that scored them. If a request fails or is cancelled before its batch
+//! goes to the store, the detectors it touched are dropped from memory and reload the
+//! same way, so it leaves the detection exactly as it was. Once the batch goes to the
+//! store, the commit runs to its end on its own task and the detectors stay locked until
+//! its outcome is known, even if the request is cancelled meanwhile: no other request
+//! can load a detector from before a batch that then commits.
 //!
 //! Rules a user can rely on (the README repeats them):
 //! * a reading newer than everything scored in its series is scored;
@@ -126,6 +129,10 @@ pub enum Error {
     /// A detector state could not be serialised.
     #[error("serialising a detector state: {0}")]
     State(#[from] serde_json::Error),
+    /// The commit task ended without an outcome (it panicked); its detectors were
+    /// dropped and reload from the store.
+    #[error("the commit was interrupted: {0}")]
+    Interrupted(String),
 }
 
 /// Result type of this crate.
@@ -221,9 +228,21 @@ impl Pipeline {
                 .collect(),
             detection,
         };
-        let summary = self.store.ingest_batch(project, batch).await?;
-        locked.committed = true;
-        drop(locked);
+        // From here the batch may reach the store, so the detectors stay locked until
+        // its outcome is known, whatever becomes of this request: a task of its own
+        // commits and hands the detectors over (kept if committed, dropped if not).
+        // Were the request cancelled while the commit is under way, another request
+        // would otherwise reload a state from before a batch that then commits.
+        let store = Arc::clone(&self.store);
+        let commit = tokio::spawn(async move {
+            let outcome = store.ingest_batch(project, batch).await;
+            locked.committed = outcome.is_ok();
+            drop(locked);
+            outcome
+        });
+        let summary = commit
+            .await
+            .map_err(|error| Error::Interrupted(error.to_string()))??;
         self.forget_idle();
         Ok(summary)
     }

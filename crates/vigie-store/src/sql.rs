@@ -247,12 +247,15 @@ fn series_stats_sql(style: Placeholders, rows: usize) -> String {
 }
 
 /// Stores each series' detection progress and, when given, its detector checkpoint
-/// (one row per series).
+/// (one row per series). Progress never moves backwards: a stale writer (a detector
+/// that did not see the latest readings) changes nothing.
 fn detector_states_sql(style: Placeholders, rows: usize) -> String {
+    const CURRENT: &str = "(scored_until_us IS NULL OR v.column3 >= scored_until_us)";
     format!(
-        "UPDATE series SET scored_until_us = v.column3, \
-           detector_state = COALESCE(v.column2, detector_state), \
-           checkpoint_until_us = CASE WHEN v.column2 IS NULL THEN checkpoint_until_us ELSE v.column3 END \
+        "UPDATE series SET \
+           detector_state = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column2 ELSE detector_state END, \
+           checkpoint_until_us = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column3 ELSE checkpoint_until_us END, \
+           scored_until_us = CASE WHEN {CURRENT} THEN v.column3 ELSE scored_until_us END \
          FROM (VALUES {}) AS v WHERE series.id = v.column1",
         values_placeholders(style, rows, 3)
     )

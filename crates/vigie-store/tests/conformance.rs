@@ -916,6 +916,28 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             scored_until_us: Some(4)
         }
     );
+    // A stale writer (a detector that had not seen the latest readings) moves nothing
+    // back: neither the progress nor the checkpoint.
+    let stale = IngestBatch {
+        readings: vec![scored(3, 1.0, None)],
+        detection: vec![SeriesDetection {
+            sensor_id: "s".into(),
+            value_name: "x".into(),
+            checkpoint: Some(r#"{"n":"stale"}"#.into()),
+            scored_until_us: 3,
+            events: vec![],
+        }],
+    };
+    store.ingest_batch(project.clone(), stale).await.unwrap();
+    assert_eq!(
+        store.series_detection(&project, "s", "x").await.unwrap(),
+        StoredDetection {
+            checkpoint: Some(r#"{"n":3}"#.into()),
+            checkpoint_until_us: Some(2),
+            scored_until_us: Some(4)
+        },
+        "progress never moves backwards"
+    );
     // What a reload replays: the latest scored readings, as corrected, in time order.
     let point = |time_us, value, score| ScoredPoint {
         time_us,

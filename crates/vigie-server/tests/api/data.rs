@@ -11,17 +11,6 @@ use crate::helpers::{Backend, Options, TestApp, assert_problem, on_both_backends
 const DOCS_READING: &str = r#"[{"sensorId":"GDPD-DEB_MASS1.PV","valueName":"x","date":"2020-01-01T08:03:51.000Z","value":19.9,"precision":100}]"#;
 
 impl TestApp {
-    fn data_url(&self, org_id: &str, project: &str) -> String {
-        format!("{}/v0/organisations/{org_id}/data/{project}", self.url)
-    }
-
-    async fn access_token(&self) -> String {
-        self.new_token().await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
     async fn push(&self, token: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
         self.http
             .post(self.data_url(&self.org_id, "pressline"))

@@ -95,6 +95,19 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// A fresh access token.
+    pub async fn access_token(&self) -> String {
+        self.new_token().await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The data URL of a project.
+    pub fn data_url(&self, org_id: &str, project: &str) -> String {
+        format!("{}/v0/organisations/{org_id}/data/{project}", self.url)
+    }
+
     /// Refreshes with a refresh token.
     pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
         self.token(&format!(

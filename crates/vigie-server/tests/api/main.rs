@@ -8,6 +8,7 @@ mod connectors;
 mod data;
 mod discovery_and_operations;
 mod docs_curl;
+mod hardening;
 mod node_red;
 mod openapi;
 mod third_party_clients;
