@@ -29,18 +29,22 @@
 //!   (start, end, peak), which grows while they continue.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use vigie_detect::detector::{DetectorConfig, SeriesDetector};
 use vigie_proto::readings::ValidReading;
 use vigie_store::{
-    AnomalyEvent, IngestBatch, IngestSummary, ProjectKey, ScoredPoint, ScoredReading,
-    SeriesDetection, Store,
+    AnomalyEvent, EvictedCheckpoint, IngestBatch, IngestSummary, ProjectKey, ScoredPoint,
+    ScoredReading, SeriesDetection, Store, StoredDetection,
 };
 
-/// Detectors kept in memory before idle ones are dropped (they reload from the store).
-const RESIDENT_SERIES: usize = 50_000;
+/// What the allocator adds to each allocation, about.
+const ALLOCATION_OVERHEAD_BYTES: usize = 16;
+
+/// Default memory budget of resident detectors.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 
 /// Readings a reloaded detector replays at most: without a usable checkpoint (none,
 /// or one written by an incompatible detector version) and with more scored readings
@@ -59,6 +63,11 @@ pub struct DetectionConfig {
     /// A series' detector is checkpointed once it scored this many readings since its
     /// last checkpoint: the most a reload replays.
     pub checkpoint_readings: u32,
+    /// Memory the detectors kept between requests may take. Past it, the least recently
+    /// used idle ones are checkpointed and dropped (they reload from the store when
+    /// their series gets readings again). The detectors of requests in progress count
+    /// too but are never dropped, so a burst may exceed it by those.
+    pub memory_budget_bytes: usize,
 }
 
 impl Default for DetectionConfig {
@@ -68,6 +77,7 @@ impl Default for DetectionConfig {
             threshold: DEFAULT_THRESHOLD,
             detector: DetectorConfig::default(),
             checkpoint_readings: 4096,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 }
@@ -84,40 +94,184 @@ struct SeriesState {
     open_event: Option<AnomalyEvent>,
 }
 
+/// What a series' detection holds in memory.
+enum Model {
+    /// Fewer readings than the detector's warm-up, which all score 0: only they are
+    /// kept (a few hundred bytes), and the detector is built from them when the next
+    /// reading comes, exactly as if it had seen them one by one. Most series a request
+    /// creates are cheap this way.
+    Learning(Vec<(i64, f64)>),
+    /// The detector.
+    Ready(Box<SeriesState>),
+}
+
 /// A series' detection in memory.
 struct Slot {
-    state: SeriesState,
+    model: Model,
     scored_until_us: Option<i64>,
     /// Readings scored since the last checkpoint.
     unsaved: u64,
+    /// Bytes counted for this slot in the pipeline's resident total.
+    accounted: usize,
+    /// Bytes of its key's text, counted with it.
+    key_bytes: usize,
 }
 
-type SeriesKey = (ProjectKey, String, String);
+impl Slot {
+    /// Bytes this series takes in memory: its map entry (with the map's spare room),
+    /// its key's four texts, its lock and slot, and its model.
+    fn memory_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let entry = size_of::<(SeriesName, Entry)>() * 8 / 7;
+        let key = self.key_bytes + 4 * ALLOCATION_OVERHEAD_BYTES;
+        let slot = size_of::<tokio::sync::Mutex<Option<Slot>>>() + 2 * size_of::<usize>();
+        let model = match &self.model {
+            Model::Learning(points) => size_of::<(i64, f64)>() * points.capacity(),
+            Model::Ready(state) => {
+                size_of::<SeriesState>() - size_of::<SeriesDetector>()
+                    + state.detector.memory_bytes()
+            }
+        };
+        entry + key + slot + model + 2 * ALLOCATION_OVERHEAD_BYTES
+    }
+
+    /// Scores a reading and learns from it.
+    fn score(&mut self, time_us: i64, value: f64, config: &DetectionConfig) -> f64 {
+        let time_ms = time_us.div_euclid(1000);
+        if let Model::Learning(points) = &mut self.model {
+            if points.len() < config.detector.warmup as usize {
+                points.push((time_ms, value));
+                return 0.0;
+            }
+            let mut state = Box::new(SeriesState::new(config));
+            for &(time_ms, value) in points.iter() {
+                state.detector.score(time_ms, value);
+            }
+            self.model = Model::Ready(state);
+        }
+        match &mut self.model {
+            Model::Ready(state) => {
+                let score = state.detector.score(time_ms, value);
+                state.open_event = next_event(state.open_event, time_us, score, config.threshold);
+                score
+            }
+            Model::Learning(_) => unreachable!("built just above"),
+        }
+    }
+
+    /// The detector's state and the time of its last reading, when it scored readings
+    /// since its last checkpoint.
+    fn checkpoint(&self) -> Option<(String, i64)> {
+        let (Model::Ready(state), Some(until)) = (&self.model, self.scored_until_us) else {
+            return None;
+        };
+        if self.unsaved == 0 {
+            return None;
+        }
+        match serde_json::to_string(state) {
+            Ok(state) => Some((state, until)),
+            Err(error) => {
+                tracing::warn!(%error, "a detector could not be checkpointed; it will replay its readings");
+                None
+            }
+        }
+    }
+
+    /// The event still growing, if any.
+    fn open_event(&self) -> Option<AnomalyEvent> {
+        match &self.model {
+            Model::Ready(state) => state.open_event,
+            Model::Learning(_) => None,
+        }
+    }
+}
+
+impl SeriesState {
+    fn new(config: &DetectionConfig) -> Self {
+        Self {
+            detector: SeriesDetector::new(&config.detector),
+            open_event: None,
+        }
+    }
+}
+
+/// A series within its project: (sensorId, valueName).
+type SeriesName = (String, String);
+
+type SlotGuard = tokio::sync::OwnedMutexGuard<Option<Slot>>;
 
 /// The locked detectors of one request. They change as the request scores its
 /// readings; unless the request commits, because it failed or was cancelled (its
 /// future dropped, as when a client disconnects), they are dropped from memory and
 /// reload from what the store holds.
 struct Locked {
-    guards: Vec<tokio::sync::OwnedMutexGuard<Option<Slot>>>,
+    guards: Vec<SlotGuard>,
     committed: bool,
+    resident: Arc<Resident>,
 }
 
 impl Drop for Locked {
     fn drop(&mut self) {
-        if !self.committed {
-            for guard in &mut self.guards {
-                **guard = None;
+        for guard in &mut self.guards {
+            if self.committed {
+                self.resident.recount(guard);
+            } else {
+                self.resident.release(guard);
             }
         }
     }
+}
+
+/// The bytes resident detectors take.
+#[derive(Default)]
+struct Resident {
+    bytes: AtomicUsize,
+}
+
+impl Resident {
+    /// Counts a slot's current size in place of what was counted for it.
+    fn recount(&self, guard: &mut SlotGuard) {
+        if let Some(slot) = guard.as_mut() {
+            let now = slot.memory_bytes();
+            self.bytes.fetch_add(now, Ordering::Relaxed);
+            self.bytes.fetch_sub(slot.accounted, Ordering::Relaxed);
+            slot.accounted = now;
+        }
+    }
+
+    /// Drops a slot's content from memory (it reloads from the store).
+    fn release(&self, guard: &mut SlotGuard) {
+        if let Some(slot) = guard.take() {
+            self.bytes.fetch_sub(slot.accounted, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A series' place in memory.
+struct Entry {
+    slot: Arc<tokio::sync::Mutex<Option<Slot>>>,
+    /// When a request last asked for it (a tick of [`Pipeline::clock`]).
+    last_used: u64,
 }
 
 /// The pipeline; share it behind an `Arc`.
 pub struct Pipeline {
     store: Arc<dyn Store>,
     config: DetectionConfig,
-    slots: Mutex<HashMap<SeriesKey, Arc<tokio::sync::Mutex<Option<Slot>>>>>,
+    /// Series in memory, by project (each project's key kept once).
+    slots: Mutex<HashMap<ProjectKey, HashMap<SeriesName, Entry>>>,
+    resident: Arc<Resident>,
+    /// Counts requests for slots, to find the least recently used.
+    clock: AtomicU64,
+}
+
+/// What the pipeline keeps in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResidentDetectors {
+    /// Series with a place in memory.
+    pub series: usize,
+    /// Bytes their detectors take (an estimate).
+    pub bytes: usize,
 }
 
 /// Errors of the pipeline.
@@ -175,6 +329,16 @@ impl Pipeline {
             store,
             config,
             slots: Mutex::default(),
+            resident: Arc::default(),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    /// What the detectors take in memory now.
+    pub fn resident(&self) -> ResidentDetectors {
+        ResidentDetectors {
+            series: self.lock_slots().values().map(HashMap::len).sum(),
+            bytes: self.resident.bytes.load(Ordering::Relaxed),
         }
     }
 
@@ -210,14 +374,24 @@ impl Pipeline {
         let mut locked = Locked {
             guards: Vec::with_capacity(series.len()),
             committed: false,
+            resident: Arc::clone(&self.resident),
         };
+        let mut absent = Vec::new();
         for &(sensor_id, value_name) in series.keys() {
-            let slot = self.slot((project.clone(), sensor_id.to_owned(), value_name.to_owned()));
-            let mut guard = slot.lock_owned().await;
+            let slot = self.slot(&project, sensor_id, value_name);
+            let guard = slot.lock_owned().await;
             if guard.is_none() {
-                *guard = Some(self.load(&project, sensor_id, value_name).await?);
+                absent.push((locked.guards.len(), (sensor_id, value_name)));
             }
             locked.guards.push(guard);
+        }
+        // What the store holds of the series not in memory, in one query.
+        let keys: Vec<(&str, &str)> = absent.iter().map(|&(_, key)| key).collect();
+        let stored = self.store.series_detections(&project, &keys).await?;
+        for ((at, (sensor_id, value_name)), stored) in absent.into_iter().zip(stored) {
+            let guard = &mut locked.guards[at];
+            **guard = Some(self.load(&project, sensor_id, value_name, stored).await?);
+            self.resident.recount(guard);
         }
         let (scores, detection) = self.score(&readings, series, &mut locked.guards)?;
         let batch = IngestBatch {
@@ -243,7 +417,7 @@ impl Pipeline {
         let summary = commit
             .await
             .map_err(|error| Error::Interrupted(error.to_string()))??;
-        self.forget_idle();
+        self.keep_within_budget();
         Ok(summary)
     }
 
@@ -253,7 +427,7 @@ impl Pipeline {
         &self,
         readings: &[ValidReading],
         series: BTreeMap<(&str, &str), BTreeMap<i64, usize>>,
-        guards: &mut [tokio::sync::OwnedMutexGuard<Option<Slot>>],
+        guards: &mut [SlotGuard],
     ) -> Result<(Vec<Option<f64>>, Vec<SeriesDetection>)> {
         let mut scores: Vec<Option<f64>> = vec![None; readings.len()];
         let mut detection = Vec::with_capacity(series.len());
@@ -266,16 +440,11 @@ impl Pipeline {
             );
             let mut scored = 0_u64;
             for (&time_us, &index) in fresh {
-                let score = slot
-                    .state
-                    .detector
-                    .score(time_us.div_euclid(1000), readings[index].value);
+                let score = slot.score(time_us, readings[index].value, &self.config);
                 scores[index] = Some(score);
                 scored += 1;
                 slot.scored_until_us = Some(time_us);
-                slot.state.open_event =
-                    next_event(slot.state.open_event, time_us, score, self.config.threshold);
-                if let Some(event) = slot.state.open_event {
+                if let Some(event) = slot.open_event() {
                     touched.insert(event.start_us, event);
                 }
             }
@@ -283,11 +452,15 @@ impl Pipeline {
                 continue;
             };
             slot.unsaved += scored;
-            let checkpoint = if slot.unsaved >= u64::from(self.config.checkpoint_readings) {
-                slot.unsaved = 0;
-                Some(serde_json::to_string(&slot.state)?)
-            } else {
-                None
+            let checkpoint = match &slot.model {
+                Model::Ready(state)
+                    if slot.unsaved >= u64::from(self.config.checkpoint_readings) =>
+                {
+                    slot.unsaved = 0;
+                    Some(serde_json::to_string(state)?)
+                }
+                // A learning series replays its few readings from the store instead.
+                _ => None,
             };
             detection.push(SeriesDetection {
                 sensor_id: sensor_id.to_owned(),
@@ -300,26 +473,55 @@ impl Pipeline {
         Ok((scores, detection))
     }
 
-    fn slot(&self, key: SeriesKey) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
-        let mut slots = self
-            .slots
+    fn lock_slots(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ProjectKey, HashMap<SeriesName, Entry>>> {
+        self.slots
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        slots.entry(key).or_default().clone()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn slot(
+        &self,
+        project: &ProjectKey,
+        sensor_id: &str,
+        value_name: &str,
+    ) -> Arc<tokio::sync::Mutex<Option<Slot>>> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut slots = self.lock_slots();
+        if !slots.contains_key(project) {
+            slots.insert(project.clone(), HashMap::new());
+        }
+        let series = slots.get_mut(project).expect("inserted just above");
+        let entry = series
+            .entry((sensor_id.to_owned(), value_name.to_owned()))
+            .or_insert_with(|| Entry {
+                slot: Arc::default(),
+                last_used: tick,
+            });
+        entry.last_used = tick;
+        Arc::clone(&entry.slot)
     }
 
     /// Loads a series' detector from the store: its checkpoint (or a new detector),
     /// then the scored readings after it replayed. When there are too many of those
     /// (more than [`WARM_UP_READINGS`]), a new detector learns from the latest instead.
-    async fn load(&self, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<Slot> {
-        let stored = self
-            .store
-            .series_detection(project, sensor_id, value_name)
-            .await?;
+    async fn load(
+        &self,
+        project: &ProjectKey,
+        sensor_id: &str,
+        value_name: &str,
+        stored: StoredDetection,
+    ) -> Result<Slot> {
         let mut slot = Slot {
-            state: self.new_state(),
+            model: Model::Learning(Vec::new()),
             scored_until_us: stored.scored_until_us,
             unsaved: 0,
+            accounted: 0,
+            key_bytes: project.org_id.len()
+                + project.code.len()
+                + sensor_id.len()
+                + value_name.len(),
         };
         if stored.scored_until_us.is_none() {
             return Ok(slot);
@@ -333,14 +535,12 @@ impl Pipeline {
             }
             None => None,
         };
-        let replay_from = match checkpoint {
-            Some(state) => {
-                slot.state = state;
-                stored.checkpoint_until_us
-            }
-            None => None,
+        let (mut state, replay_from) = match checkpoint {
+            Some(state) => (Box::new(state), stored.checkpoint_until_us),
+            None => (Box::new(SeriesState::new(&self.config)), None),
         };
-        if replay_from == stored.scored_until_us {
+        if replay_from.is_some() && replay_from == stored.scored_until_us {
+            slot.model = Model::Ready(state);
             return Ok(slot);
         }
         let limit = self.config.checkpoint_readings.max(WARM_UP_READINGS);
@@ -348,15 +548,27 @@ impl Pipeline {
             .store
             .scored_readings(project, sensor_id, value_name, replay_from, limit)
             .await?;
+        if replay_from.is_none() && points.len() <= self.config.detector.warmup as usize {
+            // Still learning: its readings are all it needs.
+            slot.model = Model::Learning(
+                points
+                    .iter()
+                    .map(|point| (point.time_us.div_euclid(1000), point.value))
+                    .collect(),
+            );
+            slot.unsaved = points.len() as u64;
+            return Ok(slot);
+        }
         if points.len() >= limit as usize {
             // More to replay than a reload should (no usable checkpoint, or an old
             // one): a new detector learns from the latest readings instead.
-            slot.state = self.new_state();
+            state = Box::new(SeriesState::new(&self.config));
             slot.unsaved = u64::from(self.config.checkpoint_readings);
         } else {
             slot.unsaved = points.len() as u64;
         }
-        self.replay(&mut slot.state, &points);
+        self.replay(&mut state, &points);
+        slot.model = Model::Ready(state);
         Ok(slot)
     }
 
@@ -376,21 +588,78 @@ impl Pipeline {
         }
     }
 
-    fn new_state(&self) -> SeriesState {
-        SeriesState {
-            detector: SeriesDetector::new(&self.config.detector),
-            open_event: None,
+    /// Past the memory budget, checkpoints and drops the least recently used idle
+    /// detectors until they take a tenth less than the budget (so that this runs
+    /// seldom). The checkpoints are written in the background; a series asked for
+    /// meanwhile reloads from the store, exactly, whichever write lands first.
+    fn keep_within_budget(&self) {
+        let budget = self.config.memory_budget_bytes;
+        let resident = || self.resident.bytes.load(Ordering::Relaxed);
+        if resident() <= budget {
+            return;
         }
-    }
-
-    /// Drops detectors nobody is using once too many are resident.
-    fn forget_idle(&self) {
-        let mut slots = self
-            .slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if slots.len() > RESIDENT_SERIES {
-            slots.retain(|_, slot| Arc::strong_count(slot) > 1);
+        let target = budget - budget / 10;
+        let mut evicted = Vec::new();
+        let mut slots = self.lock_slots();
+        // Only a series nobody holds (checked under the map's lock) may go.
+        let idle = |entry: &Entry| Arc::strong_count(&entry.slot) == 1;
+        let mut ages: Vec<u64> = slots
+            .values()
+            .flat_map(HashMap::values)
+            .filter(|entry| idle(entry))
+            .map(|entry| entry.last_used)
+            .collect();
+        ages.sort_unstable();
+        let count: usize = slots.values().map(HashMap::len).sum();
+        let mut dropped = 0;
+        // Rounds of "drop what is older than a cut-off", the cut-off placed from the
+        // average size of a series, so that no key is copied to find the oldest.
+        while resident() > target && dropped < ages.len() {
+            let average = resident() / count.saturating_sub(dropped).max(1);
+            let wanted = (resident() - target).div_ceil(average.max(1));
+            let cutoff = ages[(dropped + wanted).min(ages.len()) - 1];
+            for (project, series) in slots.iter_mut() {
+                series.retain(|(sensor_id, value_name), entry| {
+                    if entry.last_used > cutoff || !idle(entry) {
+                        return true;
+                    }
+                    let Ok(mut guard) = Arc::clone(&entry.slot).try_lock_owned() else {
+                        return true;
+                    };
+                    if let Some(checkpoint) = guard.as_ref().and_then(Slot::checkpoint) {
+                        evicted.push(EvictedCheckpoint {
+                            project: project.clone(),
+                            sensor_id: sensor_id.clone(),
+                            value_name: value_name.clone(),
+                            state: checkpoint.0,
+                            scored_until_us: checkpoint.1,
+                        });
+                    }
+                    self.resident.release(&mut guard);
+                    dropped += 1;
+                    false
+                });
+                // A map keeps the room it once needed; give most of it back.
+                if series.capacity() > 2 * series.len() + 64 {
+                    series.shrink_to_fit();
+                }
+            }
+            slots.retain(|_, series| !series.is_empty());
+        }
+        drop(slots);
+        tracing::debug!(
+            dropped,
+            checkpoints = evicted.len(),
+            resident_bytes = resident(),
+            "detectors over the memory budget were dropped"
+        );
+        if !evicted.is_empty() {
+            let store = Arc::clone(&self.store);
+            tokio::spawn(async move {
+                if let Err(error) = store.save_checkpoints(evicted).await {
+                    tracing::warn!(%error, "checkpoints of evicted detectors were not saved; they will replay their readings");
+                }
+            });
         }
     }
 }

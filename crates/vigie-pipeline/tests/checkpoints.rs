@@ -226,6 +226,94 @@ async fn labels_never_change_a_score(store: Arc<dyn Store>) {
     );
 }
 
+/// Readings of `series` series, `per_series` each from reading `from` on.
+fn many_series(series: usize, from: usize, per_series: usize) -> Vec<ValidReading> {
+    (0..series)
+        .flat_map(|n| {
+            readings(from..from + per_series)
+                .into_iter()
+                .map(move |reading| ValidReading {
+                    sensor_id: format!("press-{n}"),
+                    value: reading.value + n as f64,
+                    ..reading
+                })
+        })
+        .collect()
+}
+
+async fn a_detector_dropped_for_memory_scores_exactly_as_one_kept(store: Arc<dyn Store>) {
+    let kept = project(&store, "kept").await;
+    let dropped = project(&store, "dropped").await;
+    let roomy = Pipeline::new(store.clone(), config());
+    let tight = Pipeline::new(
+        store.clone(),
+        DetectionConfig {
+            memory_budget_bytes: 1,
+            ..config()
+        },
+    );
+    // 30 readings a series, then 40 (past the warm-up of 50), then many more.
+    for (from, count) in [(0, 30), (30, 40), (70, 1_500), (1_570, 30)] {
+        roomy
+            .ingest(kept.clone(), many_series(20, from, count))
+            .await
+            .unwrap();
+        tight
+            .ingest(dropped.clone(), many_series(20, from, count))
+            .await
+            .unwrap();
+        assert_eq!(tight.resident().bytes, 0, "every idle detector is dropped");
+        assert!(roomy.resident().bytes > 0);
+    }
+    for n in 0..20 {
+        let sensor = format!("press-{n}");
+        let scores = |project| store.scored_readings(project, &sensor, "temperature", None, 10_000);
+        assert_eq!(
+            scores(&dropped).await.unwrap(),
+            scores(&kept).await.unwrap()
+        );
+    }
+    assert_eq!(events(&store, &dropped).await, events(&store, &kept).await);
+    // The detectors were checkpointed as they were dropped, in the background.
+    for _ in 0..100 {
+        let progress = store
+            .series_detection(&dropped, "press-0", "temperature")
+            .await
+            .unwrap();
+        if progress.checkpoint_until_us == progress.scored_until_us {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("no checkpoint was saved for a dropped detector");
+}
+
+async fn a_new_series_is_cheap_until_its_warm_up_ends(store: Arc<dyn Store>) {
+    let plant = project(&store, "plant").await;
+    let pipeline = Pipeline::new(store.clone(), config());
+    pipeline
+        .ingest(plant.clone(), many_series(1_000, 0, 1))
+        .await
+        .unwrap();
+    let learning = pipeline.resident();
+    assert_eq!(learning.series, 1_000);
+    assert!(
+        learning.bytes < 1_000 * 1_024,
+        "{} bytes for 1,000 new series",
+        learning.bytes
+    );
+    pipeline
+        .ingest(plant.clone(), many_series(1_000, 1, 60))
+        .await
+        .unwrap();
+    let ready = pipeline.resident();
+    assert!(
+        ready.bytes > 1_000 * 10_000,
+        "{} bytes for 1,000 detectors",
+        ready.bytes
+    );
+}
+
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
@@ -255,4 +343,6 @@ on_both_backends!(
     without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readings,
     a_request_that_fails_to_commit_leaves_detection_as_it_was,
     labels_never_change_a_score,
+    a_detector_dropped_for_memory_scores_exactly_as_one_kept,
+    a_new_series_is_cheap_until_its_warm_up_ends,
 );

@@ -8,6 +8,7 @@ use axum::response::Response;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use vigie_proto::OAuthErrorCode;
@@ -61,6 +62,8 @@ pub struct Metrics {
     bearer_rejections: Counter,
     readings_ingested: Counter,
     request_seconds: LatencyFamily,
+    detectors_resident: Gauge,
+    detector_memory_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,8 +100,22 @@ impl Default for Metrics {
             "HTTP request latency, by route",
             request_seconds.clone(),
         );
+        let detectors_resident = Gauge::default();
+        registry.register(
+            "detectors_resident",
+            "Series whose anomaly detector is in memory",
+            detectors_resident.clone(),
+        );
+        let detector_memory_bytes = Gauge::default();
+        registry.register(
+            "detector_memory_bytes",
+            "Memory the resident anomaly detectors take (an estimate)",
+            detector_memory_bytes.clone(),
+        );
         Self {
             registry,
+            detectors_resident,
+            detector_memory_bytes,
             tokens_issued,
             token_failures,
             bearer_rejections,
@@ -135,6 +152,14 @@ impl Metrics {
     /// Counts readings accepted by the push API.
     pub fn readings_ingested(&self, count: u64) {
         self.readings_ingested.inc_by(count);
+    }
+
+    /// Records what the detectors take in memory (read at each scrape).
+    pub fn detectors_resident(&self, resident: vigie_pipeline::ResidentDetectors) {
+        self.detectors_resident
+            .set(i64::try_from(resident.series).unwrap_or(i64::MAX));
+        self.detector_memory_bytes
+            .set(i64::try_from(resident.bytes).unwrap_or(i64::MAX));
     }
 
     /// The metrics in the OpenMetrics text format.

@@ -56,6 +56,7 @@ async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError>
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics_get(State(state): State<AppState>) -> Response {
+    state.metrics.detectors_resident(state.pipeline.resident());
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -141,13 +141,30 @@ pub trait ReadingStore: Send + Sync {
     ) -> Result<IngestSummary> {
         self.ingest_batch(project, readings.into()).await
     }
-    /// The stored detection progress of a series (empty when the series is new).
+    /// The stored detection progress of each series (empty for a new series), in the
+    /// order asked.
+    async fn series_detections(
+        &self,
+        project: &ProjectKey,
+        series: &[(&str, &str)],
+    ) -> Result<Vec<StoredDetection>>;
+    /// The stored detection progress of one series (empty when the series is new).
     async fn series_detection(
         &self,
         project: &ProjectKey,
         sensor_id: &str,
         value_name: &str,
-    ) -> Result<StoredDetection>;
+    ) -> Result<StoredDetection> {
+        Ok(self
+            .series_detections(project, &[(sensor_id, value_name)])
+            .await?
+            .pop()
+            .unwrap_or_default())
+    }
+    /// Saves the checkpoints of detectors dropped from memory, each only where it is
+    /// newer than the stored checkpoint and covers committed readings (so a late save
+    /// never replaces a newer one).
+    async fn save_checkpoints(&self, checkpoints: Vec<EvictedCheckpoint>) -> Result<()>;
     /// The last `limit` scored readings of a series after `after_us` (all of them when
     /// `None`), in time order: what a detector replays after its checkpoint.
     async fn scored_readings(

@@ -349,6 +349,22 @@ pub struct StoredDetection {
     pub scored_until_us: Option<i64>,
 }
 
+/// The checkpoint of a detector dropped from memory, saved so that its reload replays
+/// nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvictedCheckpoint {
+    /// The project.
+    pub project: ProjectKey,
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// The detector's serialised state.
+    pub state: String,
+    /// Time of the last reading it scored, microseconds.
+    pub scored_until_us: i64,
+}
+
 /// A scored reading as detection replays it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScoredPoint {

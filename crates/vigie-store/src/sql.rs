@@ -170,6 +170,9 @@ impl IngestJob {
 /// Cache of series ids, owned by the writer task.
 type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
+/// Series ids cached at most (about 200 bytes each); past it the cache starts afresh.
+const SERIES_CACHE: usize = 20_000;
+
 /// How a dialect's bulk statements number their parameters. PostgreSQL needs `$n`;
 /// SQLite takes `?`, which sqlx binds by position, where each `$n` costs it a lookup by
 /// name that grows with the number of parameters (it dominated bulk inserts).
@@ -383,6 +386,14 @@ macro_rules! sql_store {
             }
         }
 
+        /// A multi-row statement of `rows` rows. Only full chunks' statements are kept
+        /// prepared: each other row count is another statement text, and a prepared
+        /// statement of a thousand rows takes hundreds of kilobytes in each connection's
+        /// statement cache.
+        fn bulk_query(sql: &str, rows: usize) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments<'_>> {
+            sqlx::query(sql).persistent(rows == UPSERT_CHUNK)
+        }
+
         /// Storage on this backend; cheap to clone.
         #[derive(Clone)]
         pub struct $store {
@@ -474,7 +485,7 @@ macro_rules! sql_store {
                      RETURNING id",
                     values_placeholders(PLACEHOLDERS, chunk.len(), 4)
                 );
-                let mut query = sqlx::query(&sql);
+                let mut query = bulk_query(&sql, chunk.len());
                 for family in chunk {
                     query = query.bind(&family.family_id).bind(&family.app_id).bind(&family.scope).bind(family.now);
                 }
@@ -489,7 +500,7 @@ macro_rules! sql_store {
                     "INSERT INTO refresh_tokens (hash, family_id, generation, issued_at, expires_at) VALUES {}",
                     values_placeholders(PLACEHOLDERS, started.len(), 5)
                 );
-                let mut query = sqlx::query(&sql);
+                let mut query = bulk_query(&sql, chunk.len());
                 for family in started {
                     query = query.bind(&family.token_hash).bind(&family.family_id).bind(0i64).bind(family.now).bind(family.expires_at);
                 }
@@ -592,42 +603,79 @@ macro_rules! sql_store {
             Ok(RotationOutcome::Rotated { scope })
         }
 
-        async fn series_id(conn: &mut Conn, cache: &mut SeriesCache, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<i64> {
-            let key = (project.clone(), sensor_id.to_owned(), value_name.to_owned());
-            if let Some(&id) = cache.get(&key) {
-                return Ok(id);
+        /// The ids of a request's series, creating the new ones: from the cache, then
+        /// with one lookup and one insert per thousand series missing from it.
+        async fn series_ids(conn: &mut Conn, cache: &mut SeriesCache, job: &IngestJob) -> Result<Vec<i64>> {
+            let project = &job.project;
+            let mut ids: Vec<Option<i64>> = job
+                .series
+                .iter()
+                .map(|(sensor_id, value_name)| cache.get(&(project.clone(), sensor_id.clone(), value_name.clone())).copied())
+                .collect();
+            let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
+            if missing.is_empty() {
+                return Ok(ids.into_iter().flatten().collect());
             }
-            const FIND: &str = "SELECT id FROM series WHERE org_id = $1 AND project_code = $2 AND sensor_id = $3 AND value_name = $4";
-            let find = || sqlx::query(FIND).bind(&project.org_id).bind(&project.code).bind(sensor_id).bind(value_name);
-            let id: i64 = match find().fetch_optional(&mut *conn).await? {
-                Some(row) => row.try_get("id")?,
-                None => {
-                    sqlx::query(
-                        "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING",
-                    )
-                    .bind(&project.org_id)
-                    .bind(&project.code)
-                    .bind(sensor_id)
-                    .bind(value_name)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(|e| map_insert_error(e, || "series".into(), ("project", &project.code)))?;
-                    find().fetch_one(&mut *conn).await?.try_get("id")?
+            if cache.len() + missing.len() > SERIES_CACHE {
+                cache.clear();
+            }
+            let index_of: HashMap<(&str, &str), usize> = missing
+                .iter()
+                .map(|&i| ((job.series[i].0.as_str(), job.series[i].1.as_str()), i))
+                .collect();
+            let mut record = |rows: Vec<<$db as sqlx::Database>::Row>, ids: &mut Vec<Option<i64>>| -> Result<()> {
+                for row in rows {
+                    let sensor_id: String = row.try_get("sensor_id")?;
+                    let value_name: String = row.try_get("value_name")?;
+                    if let Some(&i) = index_of.get(&(sensor_id.as_str(), value_name.as_str())) {
+                        let id: i64 = row.try_get("id")?;
+                        ids[i] = Some(id);
+                        cache.insert((project.clone(), sensor_id, value_name), id);
+                    }
                 }
+                Ok(())
             };
-            cache.insert(key, id);
-            Ok(id)
+            // Existing series, then the new ones; a series another server created
+            // meanwhile (a conflict, so not returned) is looked up once more.
+            for pass in ["find", "create", "find"] {
+                let wanted: Vec<usize> = missing.iter().copied().filter(|&i| ids[i].is_none()).collect();
+                for chunk in wanted.chunks(UPSERT_CHUNK) {
+                    let placeholders = values_placeholders(PLACEHOLDERS, chunk.len(), 4);
+                    let sql = if pass == "find" {
+                        format!(
+                            "SELECT s.id, s.sensor_id, s.value_name FROM (VALUES {placeholders}) AS v
+                             JOIN series s ON s.org_id = v.column1 AND s.project_code = v.column2
+                               AND s.sensor_id = v.column3 AND s.value_name = v.column4"
+                        )
+                    } else {
+                        format!(
+                            "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES {placeholders}
+                             ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING
+                             RETURNING id, sensor_id, value_name"
+                        )
+                    };
+                    let mut query = bulk_query(&sql, chunk.len());
+                    for &i in chunk {
+                        let (sensor_id, value_name) = &job.series[i];
+                        query = query.bind(&project.org_id).bind(&project.code).bind(sensor_id).bind(value_name);
+                    }
+                    let rows = query
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(|e| map_insert_error(e, || "series".into(), ("project", &project.code)))?;
+                    record(rows, &mut ids)?;
+                }
+            }
+            ids.into_iter()
+                .map(|id| id.ok_or_else(|| Error::Database(sqlx::Error::RowNotFound)))
+                .collect()
         }
 
         /// Stores one request's readings with a few multi-row statements per 1000 rows:
         /// an insert of the new keys, an update of the changed ones only when some keys
         /// already existed, and one update of the series statistics.
         async fn ingest(conn: &mut Conn, cache: &mut SeriesCache, job: &IngestJob) -> Result<IngestSummary> {
-            let mut ids = Vec::with_capacity(job.series.len());
-            for (sensor_id, value_name) in &job.series {
-                ids.push(series_id(conn, cache, &job.project, sensor_id, value_name).await?);
-            }
+            let ids = series_ids(conn, cache, job).await?;
             let mut summary = job.superseded;
             let mut new_per_series = vec![0i64; ids.len()];
             /// Binds each row's series id, time, value, precision, labels and, for inserts, score.
@@ -638,7 +686,7 @@ macro_rules! sql_store {
                 chunk: &[WriteRow],
                 with_score: bool,
             ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
-                let mut query = sqlx::query(sql);
+                let mut query = bulk_query(sql, chunk.len());
                 for row in chunk {
                     let labels = row.labels.map(|index| label_sets[index].as_str());
                     query = query.bind(ids[row.series]).bind(row.time).bind(row.value).bind(row.precision).bind(labels);
@@ -686,7 +734,7 @@ macro_rules! sql_store {
             }
             for chunk in stats.chunks(UPSERT_CHUNK) {
                 let sql = series_stats_sql(PLACEHOLDERS, chunk.len());
-                let mut query = sqlx::query(&sql);
+                let mut query = bulk_query(&sql, chunk.len());
                 for &(id, new, first, last) in chunk {
                     query = query.bind(id).bind(new).bind(first).bind(last);
                 }
@@ -704,7 +752,7 @@ macro_rules! sql_store {
                 let seen: Vec<(i64, &str)> = seen.into_iter().collect();
                 for chunk in seen.chunks(UPSERT_CHUNK) {
                     let sql = series_labels_sql(PLACEHOLDERS, chunk.len());
-                    let mut query = sqlx::query(&sql);
+                    let mut query = bulk_query(&sql, chunk.len());
                     for &(id, label) in chunk {
                         query = query.bind(id).bind(label);
                     }
@@ -713,7 +761,7 @@ macro_rules! sql_store {
             }
             for chunk in job.detection.chunks(UPSERT_CHUNK) {
                 let sql = detector_states_sql(PLACEHOLDERS, chunk.len());
-                let mut query = sqlx::query(&sql);
+                let mut query = bulk_query(&sql, chunk.len());
                 for (series, detection) in chunk {
                     query = query.bind(ids[*series]).bind(&detection.checkpoint).bind(detection.scored_until_us);
                 }
@@ -723,7 +771,7 @@ macro_rules! sql_store {
                 job.detection.iter().flat_map(|(series, d)| d.events.iter().map(|e| (ids[*series], e))).collect();
             for chunk in events.chunks(UPSERT_CHUNK) {
                 let sql = events_sql(PLACEHOLDERS, chunk.len());
-                let mut query = sqlx::query(&sql);
+                let mut query = bulk_query(&sql, chunk.len());
                 for (series_id, event) in chunk {
                     query = query.bind(series_id).bind(event.start_us).bind(event.end_us).bind(event.peak_us).bind(event.peak_score);
                 }
@@ -748,25 +796,56 @@ macro_rules! sql_store {
                 self.submit(|reply| WriteJob::Ingest(job, reply)).await
             }
 
-            async fn series_detection(&self, project: &ProjectKey, sensor_id: &str, value_name: &str) -> Result<StoredDetection> {
-                let row = sqlx::query(
-                    "SELECT detector_state, checkpoint_until_us, scored_until_us FROM series
-                     WHERE org_id = $1 AND project_code = $2 AND sensor_id = $3 AND value_name = $4",
-                )
-                .bind(&project.org_id)
-                .bind(&project.code)
-                .bind(sensor_id)
-                .bind(value_name)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(match row {
-                    Some(row) => StoredDetection {
-                        checkpoint: row.try_get("detector_state")?,
-                        checkpoint_until_us: row.try_get("checkpoint_until_us")?,
-                        scored_until_us: row.try_get("scored_until_us")?,
-                    },
-                    None => StoredDetection::default(),
-                })
+            async fn series_detections(&self, project: &ProjectKey, series: &[(&str, &str)]) -> Result<Vec<StoredDetection>> {
+                let mut found = vec![StoredDetection::default(); series.len()];
+                let positions: Vec<usize> = (0..series.len()).collect();
+                for chunk in positions.chunks(UPSERT_CHUNK) {
+                    let sql = format!(
+                        "SELECT v.column5 AS position, s.detector_state, s.checkpoint_until_us, s.scored_until_us
+                         FROM (VALUES {}) AS v
+                         JOIN series s ON s.org_id = v.column1 AND s.project_code = v.column2
+                           AND s.sensor_id = v.column3 AND s.value_name = v.column4",
+                        values_placeholders(PLACEHOLDERS, chunk.len(), 5)
+                    );
+                    let mut query = bulk_query(&sql, chunk.len());
+                    for &position in chunk {
+                        let (sensor_id, value_name) = series[position];
+                        query = query.bind(&project.org_id).bind(&project.code).bind(sensor_id).bind(value_name).bind(position as i64);
+                    }
+                    for row in query.fetch_all(&self.pool).await? {
+                        let position: i64 = row.try_get("position")?;
+                        if let Some(slot) = usize::try_from(position).ok().and_then(|p| found.get_mut(p)) {
+                            *slot = StoredDetection {
+                                checkpoint: row.try_get("detector_state")?,
+                                checkpoint_until_us: row.try_get("checkpoint_until_us")?,
+                                scored_until_us: row.try_get("scored_until_us")?,
+                            };
+                        }
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn save_checkpoints(&self, checkpoints: Vec<EvictedCheckpoint>) -> Result<()> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                for checkpoint in &checkpoints {
+                    sqlx::query(
+                        "UPDATE series SET detector_state = $1, checkpoint_until_us = $2
+                         WHERE org_id = $3 AND project_code = $4 AND sensor_id = $5 AND value_name = $6
+                           AND scored_until_us >= $2
+                           AND (checkpoint_until_us IS NULL OR checkpoint_until_us < $2)",
+                    )
+                    .bind(&checkpoint.state)
+                    .bind(checkpoint.scored_until_us)
+                    .bind(&checkpoint.project.org_id)
+                    .bind(&checkpoint.project.code)
+                    .bind(&checkpoint.sensor_id)
+                    .bind(&checkpoint.value_name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn scored_readings(

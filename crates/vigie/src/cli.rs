@@ -148,6 +148,11 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIE_ANOMALY_THRESHOLD", default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
     pub anomaly_threshold: f64,
 
+    /// Memory the anomaly detectors kept between requests may take, MiB; past it the
+    /// least recently used are checkpointed and dropped (they reload when needed).
+    #[arg(long, env = "VIGIE_DETECTOR_MEMORY_MIB", default_value_t = 256)]
+    pub detector_memory_mib: usize,
+
     /// Provision a demo organisation, application and ML project on first start and print their credentials.
     #[arg(long)]
     pub demo: bool,

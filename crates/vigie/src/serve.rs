@@ -50,6 +50,7 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
         detection: vigie_pipeline::DetectionConfig {
             enabled: args.detection,
             threshold: args.anomaly_threshold,
+            memory_budget_bytes: args.detector_memory_mib.saturating_mul(1024 * 1024),
             ..vigie_pipeline::DetectionConfig::default()
         },
     };
