@@ -18,6 +18,7 @@ use vigie_store::{ProjectKey, ReadingQuery};
 
 use crate::AppState;
 use crate::bearer::Bearer;
+use crate::body::{self, BodyError};
 use crate::problem::ApiError;
 use crate::query::{QueryParams, encode_cursor};
 
@@ -116,9 +117,30 @@ async fn data_post(
     body: Body,
 ) -> Result<(StatusCode, axum::Json<IngestResponse>), ApiError> {
     let project = authorised_project(&state, bearer, org_id, code).await?;
-    require_json(&headers)?;
+    if body::media_type(&headers) != "application/json" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "the body must be application/json (set the Content-Type header)",
+        ));
+    }
     let gzip = content_encoding_is_gzip(&headers)?;
-    let bytes = read_body(body, &headers).await?;
+    let deadline = state.body_read_timeout;
+    let bytes = body::read_body(&headers, body, MAX_BODY_BYTES, deadline)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => too_large(),
+            BodyError::TooSlow => ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    deadline.as_secs_f64()
+                ),
+            ),
+            BodyError::Unreadable => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the request body could not be read",
+            ),
+        })?;
     let bytes = if gzip {
         gunzip(&bytes)?
     } else {
@@ -144,22 +166,6 @@ async fn data_post(
     ))
 }
 
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if media_type.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be application/json (set the Content-Type header)",
-        ))
-    }
-}
-
 fn content_encoding_is_gzip(headers: &HeaderMap) -> Result<bool, ApiError> {
     match headers
         .get(header::CONTENT_ENCODING)
@@ -180,31 +186,6 @@ fn too_large() -> ApiError {
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("the body exceeds {MAX_BODY_BYTES} bytes (after decompression)"),
     )
-}
-
-/// Reads the body, refusing it as soon as it passes the limit.
-async fn read_body(body: Body, headers: &HeaderMap) -> Result<axum::body::Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return Err(too_large());
-    }
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|error| {
-            let over_limit = std::error::Error::source(&error)
-                .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-            if over_limit {
-                too_large()
-            } else {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "the request body could not be read",
-                )
-            }
-        })
 }
 
 /// Decompresses a gzip body, stopping as soon as the output passes the limit.

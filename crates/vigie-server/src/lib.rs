@@ -3,6 +3,8 @@
 
 mod anomalies;
 pub mod bearer;
+mod body;
+mod connections;
 mod data;
 mod discovery;
 pub mod metrics;
@@ -28,6 +30,7 @@ use vigie_auth::clock::Clock;
 use vigie_auth::{AuthConfig, AuthService};
 use vigie_store::Store;
 
+pub use crate::connections::ConnectionTimeouts;
 use crate::metrics::Metrics;
 use crate::problem::ApiError;
 
@@ -44,6 +47,8 @@ pub struct AppState {
     pub projects: Arc<data::KnownProjects>,
     /// Detection and storage of pushed readings.
     pub pipeline: Arc<vigie_pipeline::Pipeline>,
+    /// Longest a request's body may take to arrive.
+    pub body_read_timeout: Duration,
 }
 
 /// Settings of the HTTP server.
@@ -59,6 +64,8 @@ pub struct ServerConfig {
     pub reload_interval: Duration,
     /// Anomaly detection of pushed readings.
     pub detection: vigie_pipeline::DetectionConfig,
+    /// How long clients may take to send requests, and keep idle connections.
+    pub timeouts: ConnectionTimeouts,
 }
 
 /// The OpenAPI document's frame; the paths come from the handlers' annotations.
@@ -206,6 +213,7 @@ pub struct Server {
     router: Router,
     auth: Arc<AuthService>,
     reload_interval: Duration,
+    timeouts: ConnectionTimeouts,
 }
 
 impl Server {
@@ -235,12 +243,14 @@ impl Server {
             )),
             store,
             projects: Arc::default(),
+            body_read_timeout: config.timeouts.body_read,
         };
         Ok(Self {
             listener,
             router: router(state),
             auth,
             reload_interval: config.reload_interval,
+            timeouts: config.timeouts,
         })
     }
 
@@ -262,21 +272,15 @@ impl Server {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     ///
     /// # Errors
-    /// I/O errors of the listener.
+    /// None today: accept errors are logged and retried; kept for future listeners.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let reloader = self.auth.spawn_reloader(self.reload_interval);
-        let result = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        connections::serve(self.listener, self.router, self.timeouts, shutdown).await;
         reloader.abort();
-        result
+        Ok(())
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -19,6 +20,7 @@ use vigie_proto::{
 };
 
 use crate::AppState;
+use crate::body::{self, BodyError};
 use crate::problem::OAuthError;
 
 /// Largest accepted body of the OAuth2 endpoints; real requests are a few hundred bytes.
@@ -184,7 +186,7 @@ async fn read_authenticated_form(
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
     let (parts, body) = request.into_parts();
-    let form = read_form(&parts.headers, body).await?;
+    let form = read_form(&parts.headers, body, state.body_read_timeout).await?;
     let credentials = client_credentials(&parts.headers, &form)?;
     let client = state.auth.authenticate(&credentials, address)?;
     Ok((form, client))
@@ -209,33 +211,32 @@ enum Encoding {
     Json,
 }
 
-async fn read_form(headers: &HeaderMap, body: Body) -> Result<Form, OAuthError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    let encoding = if media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        Encoding::Form
-    } else if media_type.eq_ignore_ascii_case("application/json") {
-        Encoding::Json
-    } else {
-        return Err(OAuthError::invalid_request(
-            "the request body must be application/x-www-form-urlencoded or application/json (set the Content-Type header)",
-        ));
+async fn read_form(
+    headers: &HeaderMap,
+    body: Body,
+    deadline: Duration,
+) -> Result<Form, OAuthError> {
+    let encoding = match body::media_type(headers).as_str() {
+        "application/x-www-form-urlencoded" => Encoding::Form,
+        "application/json" => Encoding::Json,
+        _ => {
+            return Err(OAuthError::invalid_request(
+                "the request body must be application/x-www-form-urlencoded or application/json (set the Content-Type header)",
+            ));
+        }
     };
-    let too_large =
-        || OAuthError::invalid_request(format!("the request body exceeds {MAX_FORM_BYTES} bytes"));
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_FORM_BYTES as u64) {
-        return Err(too_large());
-    }
-    let bytes = axum::body::to_bytes(body, MAX_FORM_BYTES)
+    let bytes = body::read_body(headers, body, MAX_FORM_BYTES, deadline)
         .await
-        .map_err(|_| too_large())?;
+        .map_err(|error| {
+            OAuthError::invalid_request(match error {
+                BodyError::TooLarge => format!("the request body exceeds {MAX_FORM_BYTES} bytes"),
+                BodyError::TooSlow => format!(
+                    "the request body did not arrive within {} s",
+                    deadline.as_secs_f64()
+                ),
+                BodyError::Unreadable => "the request body could not be read".to_owned(),
+            })
+        })?;
     match encoding {
         Encoding::Form => parse_form(&bytes).map(Form),
         Encoding::Json => parse_json_parameters(&bytes).map(Form),

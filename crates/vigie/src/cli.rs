@@ -148,6 +148,19 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIE_ANOMALY_THRESHOLD", default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
     pub anomaly_threshold: f64,
 
+    /// Seconds a client may take from the start of a request (or of its connection) to
+    /// the end of its header.
+    #[arg(long, env = "VIGIE_HEADER_READ_TIMEOUT", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub header_read_timeout: f64,
+
+    /// Seconds after which a connection with no request in progress is closed.
+    #[arg(long, env = "VIGIE_IDLE_TIMEOUT", default_value_t = 60.0, value_parser = positive_seconds)]
+    pub idle_timeout: f64,
+
+    /// Seconds a client may take to send a request's body.
+    #[arg(long, env = "VIGIE_BODY_READ_TIMEOUT", default_value_t = 60.0, value_parser = positive_seconds)]
+    pub body_read_timeout: f64,
+
     /// Memory the anomaly detectors kept between requests may take, MiB; past it the
     /// least recently used are checkpointed and dropped (they reload when needed).
     #[arg(long, env = "VIGIE_DETECTOR_MEMORY_MIB", default_value_t = 256)]
@@ -156,6 +169,14 @@ pub struct ServeArgs {
     /// Provision a demo organisation, application and ML project on first start and print their credentials.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// A number of seconds above 0 and below a year.
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds > 0.0 && seconds < 31_557_600.0 => Ok(seconds),
+        _ => Err(format!("{text:?} is not a number of seconds above 0")),
+    }
 }
 
 /// `vigie admin …`

@@ -53,6 +53,11 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
             memory_budget_bytes: args.detector_memory_mib.saturating_mul(1024 * 1024),
             ..vigie_pipeline::DetectionConfig::default()
         },
+        timeouts: vigie_server::ConnectionTimeouts {
+            header_read: Duration::from_secs_f64(args.header_read_timeout),
+            idle: Duration::from_secs_f64(args.idle_timeout),
+            body_read: Duration::from_secs_f64(args.body_read_timeout),
+        },
     };
     let server = Server::bind(config, store.clone(), clock.clone())
         .await

@@ -213,7 +213,7 @@ async fn survive_kill_minus_nine(db: &str) {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(response.status(), 201);
         expected.extend(keys);
     }
     let ids = all_sensor_ids(&http, &data_url, &token).await;

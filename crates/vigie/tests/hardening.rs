@@ -2,8 +2,10 @@
 //! memory stays within the detector budget however many new series arrive, and
 //! connections that never finish a request are closed while the server keeps answering.
 
-use std::process::{Child, Command, Stdio};
 use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 mod common;
 use common::{VIGIE, admin, free_port, temp_database, wait_listening};
@@ -175,4 +177,130 @@ async fn resident_memory_stays_within_the_detector_budget() {
         "peak RSS {} MiB exceeds the budget ({BUDGET_MIB} MiB) plus {overhead_mib} MiB",
         peak_kb / MIB
     );
+}
+
+/// Sends raw bytes on a new connection; returns it.
+fn connect_and_send(url: &str, bytes: &[u8]) -> std::net::TcpStream {
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.write_all(bytes).unwrap();
+    stream
+}
+
+/// Reads until the server closes the connection or `within` passes; returns what was
+/// read and whether the server closed it.
+fn read_until_closed(stream: &mut std::net::TcpStream, within: Duration) -> (String, bool) {
+    let deadline = Instant::now() + within;
+    let mut received = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return (String::from_utf8_lossy(&received).into_owned(), false);
+        }
+        stream.set_read_timeout(Some(left)).unwrap();
+        match stream.read(&mut buffer) {
+            Ok(0) => return (String::from_utf8_lossy(&received).into_owned(), true),
+            Ok(n) => received.extend_from_slice(&buffer[..n]),
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            // Reset by the server: closed too.
+            Err(_) => return (String::from_utf8_lossy(&received).into_owned(), true),
+        }
+    }
+}
+
+/// `GET /healthz` on a new connection; whether it answered 200 within `within`.
+fn healthz_answers(url: &str, within: Duration) -> bool {
+    let mut stream = connect_and_send(
+        url,
+        b"GET /healthz HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n",
+    );
+    let (answer, _) = read_until_closed(&mut stream, within);
+    answer.starts_with("HTTP/1.1 200")
+}
+
+#[test]
+fn half_sent_requests_are_closed_and_the_server_keeps_answering() {
+    const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+    // Fewer descriptors than the connections a client opens, as in the probe.
+    let server = Server::start(
+        "ulimit -n 256;",
+        &[
+            ("VIGIE_HEADER_READ_TIMEOUT", "2"),
+            ("VIGIE_IDLE_TIMEOUT", "3"),
+            ("VIGIE_BODY_READ_TIMEOUT", "2"),
+        ],
+    );
+    let started = Instant::now();
+    let mut half_sent: Vec<std::net::TcpStream> = (0..300)
+        .map(|n| {
+            connect_and_send(
+                &server.url,
+                format!("POST /v0/oauth2/token HTTP/1.1\r\nHost: vigie\r\nX-Slow-{n}: ").as_bytes(),
+            )
+        })
+        .collect();
+    // Health answers throughout: a probe that waits behind the stalled connections
+    // gets its answer once their header timeout frees descriptors.
+    let mut probes = 0;
+    while started.elapsed() < 3 * HEADER_TIMEOUT {
+        let asked = Instant::now();
+        assert!(
+            healthz_answers(&server.url, 2 * HEADER_TIMEOUT + Duration::from_secs(2)),
+            "/healthz did not answer within {:?} at {:?}",
+            2 * HEADER_TIMEOUT + Duration::from_secs(2),
+            started.elapsed()
+        );
+        probes += 1;
+        eprintln!(
+            "/healthz answered in {:?} at {:?}",
+            asked.elapsed(),
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(probes >= 3);
+    // Every stalled connection was closed by the server, none left open.
+    let mut closed = 0;
+    for stream in &mut half_sent {
+        let (_, was_closed) = read_until_closed(stream, Duration::from_millis(200));
+        closed += usize::from(was_closed);
+    }
+    assert_eq!(
+        closed,
+        300,
+        "stalled connections still open after {:?}",
+        started.elapsed()
+    );
+
+    // An idle keep-alive connection is closed after the idle timeout.
+    let mut idle = connect_and_send(&server.url, b"GET /healthz HTTP/1.1\r\nHost: vigie\r\n\r\n");
+    let opened = Instant::now();
+    let (answer, closed) = read_until_closed(&mut idle, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed, "an idle connection stayed open");
+    assert!(
+        opened.elapsed() >= Duration::from_secs(2),
+        "closed after {:?}, before the idle timeout",
+        opened.elapsed()
+    );
+
+    // A body that stops arriving gets 408 after the body timeout.
+    let mut slow_body = connect_and_send(
+        &server.url,
+        format!(
+            "POST /v0/organisations/{}/data/line HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n[{{\"sensorId\"",
+            server.org,
+            tokio::runtime::Runtime::new().unwrap().block_on(server.token())
+        )
+        .as_bytes(),
+    );
+    let (answer, _) = read_until_closed(&mut slow_body, Duration::from_secs(8));
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
 }

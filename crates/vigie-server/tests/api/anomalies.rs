@@ -38,7 +38,7 @@ async fn push(app: &TestApp, token: &str, readings: Vec<Value>) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200);
+    assert_eq!(response.status(), 201);
 }
 
 async fn anomalies(app: &TestApp, token: &str, query: &str) -> reqwest::Response {

@@ -194,6 +194,7 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
         auth: AuthConfig::with_issuer(""),
         reload_interval: Duration::from_millis(50),
         detection: vigie_pipeline::DetectionConfig::default(),
+        timeouts: vigie_server::ConnectionTimeouts::default(),
     };
     (options.configure)(&mut config);
     let server = Server::bind(config, store.clone(), clock.clone())
