@@ -89,6 +89,9 @@ const CONTEXT_TABLE: usize = 1024;
 /// symbols has its own slot.
 const SHAPE_TABLE: usize = 512;
 
+/// Largest magnitude of a value the detector takes as it is; larger ones count as this.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
 /// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
 /// the default configuration: scores at or above it are alarms.
 pub const NAB_THRESHOLD: f64 = 0.3188;
@@ -644,6 +647,9 @@ impl SeriesDetector {
         if !value.is_finite() || self.last_time.is_some_and(|t| time_ms < t) {
             return 0.0;
         }
+        // Sums and differences of values beyond this would overflow to infinity (and
+        // the state to NaN); no sensor measures that far.
+        let value = value.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE);
         let first_time = *self.first_time.get_or_insert(time_ms);
         let c = &self.config;
         if self.seen == 0 {
@@ -1218,6 +1224,47 @@ mod tests {
         d.score(i64::MIN, -f64::MAX);
         let s = d.score(i64::MAX, f64::MAX);
         assert!((0.0..=1.0).contains(&s), "{s}");
+    }
+
+    #[test]
+    fn extreme_values_keep_the_state_finite() {
+        let mut detector = SeriesDetector::new(&DetectorConfig::default());
+        let extremes = [
+            f64::MAX,
+            -f64::MAX,
+            1.7e308,
+            -1.7e308,
+            f64::MIN_POSITIVE,
+            0.0,
+            -0.0,
+            1e-300,
+            5e307,
+            -5e307,
+        ];
+        let mut noise = Noise(7);
+        for i in 0..20_000_i64 {
+            let value = match i % 5 {
+                0 | 1 => extremes[(i as usize / 5) % extremes.len()],
+                2 => {
+                    if i % 2 == 0 {
+                        1.7e308
+                    } else {
+                        -1.7e308
+                    }
+                }
+                _ => noise.normal() * 1e306,
+            };
+            let score = detector.score(i * 60_000, value);
+            assert!((0.0..=1.0).contains(&score), "reading {i}: {score}");
+        }
+        let json = serde_json::to_string(&detector).unwrap();
+        let restored: SeriesDetector = serde_json::from_str(&json)
+            .unwrap_or_else(|error| panic!("a non-finite number in the state: {error}"));
+        assert_eq!(restored, detector, "every number of the state is finite");
+        // It still works on ordinary values afterwards.
+        for i in 20_000..20_100 {
+            assert!(detector.score(i * 60_000, 1.0).is_finite());
+        }
     }
 
     #[test]

@@ -126,4 +126,58 @@ async fn a_cancelled_push_leaves_detection_consistent(backend: Backend) {
     );
 }
 
-on_both_backends!(a_cancelled_push_leaves_detection_consistent);
+/// Alternating ±1.7e308 drove a detector to NaN and its checkpoint to `null`s.
+async fn extreme_values_keep_detection_finite(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    let url = app.data_url(&app.org_id, "pressline");
+    // Past a checkpoint (every 4,096 scored readings), in two requests.
+    for part in 0..2 {
+        let readings: Vec<Value> = (part * 2_100..(part + 1) * 2_100)
+            .map(|i| {
+                let date = vigie_proto::readings::format_time_us(T0_US + i as i64 * 60_000_000);
+                let value = if i % 2 == 0 { 1.7e308 } else { -1.7e308 };
+                json!({"sensorId": "s", "date": date, "value": value})
+            })
+            .collect();
+        let answer = push(&app, &url, &token, Value::from(readings).to_string())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 201);
+    }
+    let project = vigie_store::ProjectKey {
+        org_id: app.org_id.clone(),
+        code: "pressline".into(),
+    };
+    let stored = app
+        .store
+        .series_detection(&project, "s", "none")
+        .await
+        .unwrap();
+    let checkpoint: Value =
+        serde_json::from_str(&stored.checkpoint.expect("a checkpoint")).unwrap();
+    let detector: Result<vigie_detect::detector::SeriesDetector, _> =
+        serde_json::from_value(checkpoint["detector"].clone());
+    assert!(
+        detector.is_ok(),
+        "a number of the checkpoint is not finite: {detector:?}"
+    );
+    let page = app
+        .get_json(format!("{url}?limit=10000"), Some(&token))
+        .await;
+    let readings = page["readings"].as_array().unwrap();
+    assert_eq!(readings.len(), 4_200);
+    assert!(
+        readings.iter().all(|r| r["anomalyScore"]
+            .as_f64()
+            .is_some_and(|s| (0.0..=1.0).contains(&s))),
+        "every reading has a finite score"
+    );
+}
+
+on_both_backends!(
+    a_cancelled_push_leaves_detection_consistent,
+    extreme_values_keep_detection_finite,
+);
