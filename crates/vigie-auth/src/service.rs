@@ -263,16 +263,45 @@ impl AuthService {
     ///
     /// An unknown id, a wrong secret and a disabled application fail identically, in
     /// body and in the work done. The previous secret of a rotated application is
-    /// accepted until its grace period ends.
+    /// accepted until its grace period ends. Credentials this server's copy refuses are
+    /// checked once more against the store when it changed since the last reload (an
+    /// application created or a secret rotated through another server), before the
+    /// failure counts; every failure takes that same path.
     ///
     /// # Errors
     /// `invalid_client`, or [`Error::RateLimited`] once the failures from this address
     /// or for this id exceed their quota.
-    pub fn authenticate(
+    pub async fn authenticate(
         &self,
         credentials: &ClientCredentials,
         address: IpAddr,
     ) -> Result<AuthenticatedClient> {
+        if let Some(client) = self.check_credentials(credentials) {
+            return Ok(client);
+        }
+        if let Some(retry_after) = self
+            .failures
+            .record_failure(&credentials.client_id, address)
+        {
+            return Err(Error::RateLimited { retry_after });
+        }
+        match self.reload_if_changed().await {
+            Ok(true) => {
+                if let Some(client) = self.check_credentials(credentials) {
+                    return Ok(client);
+                }
+            }
+            Ok(false) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not check the store for changed applications")
+            }
+        }
+        Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED))
+    }
+
+    /// Checks credentials against the applications in memory, comparing in constant
+    /// time whatever the outcome.
+    fn check_credentials(&self, credentials: &ClientCredentials) -> Option<AuthenticatedClient> {
         let snapshot = self.snapshot();
         let presented = hash_secret(credentials.client_secret.expose_secret());
         let app = snapshot.apps.get(&credentials.client_id);
@@ -295,18 +324,12 @@ impl AuthService {
         let matches = hash_matches(&presented, current)
             | (hash_matches(&presented, previous) & previous_valid);
         match app {
-            Some(app) if matches && !app.disabled => Ok(AuthenticatedClient {
+            Some(app) if matches && !app.disabled => Some(AuthenticatedClient {
                 id: app.id.clone(),
                 org_id: app.org_id.clone(),
                 scope: app.scope.clone(),
             }),
-            _ => match self
-                .failures
-                .record_failure(&credentials.client_id, address)
-            {
-                Some(retry_after) => Err(Error::RateLimited { retry_after }),
-                None => Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED)),
-            },
+            _ => None,
         }
     }
 
@@ -582,11 +605,17 @@ fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
 
-/// Checks a requested scope against RFC 6749 §3.3 syntax and returns it with single spaces.
+/// Checks a requested scope against RFC 6749 §3.3 syntax and returns it with single
+/// spaces, each token once (a scope is a set: `data data` is `data`).
 fn normalise_scope(requested: &str) -> Result<String> {
     let valid_char =
         |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
-    let tokens: Vec<&str> = requested.split(' ').filter(|t| !t.is_empty()).collect();
+    let mut tokens: Vec<&str> = Vec::new();
+    for token in requested.split(' ').filter(|t| !t.is_empty()) {
+        if !tokens.contains(&token) {
+            tokens.push(token);
+        }
+    }
     if tokens.iter().any(|t| !t.chars().all(valid_char)) {
         return Err(oauth(
             OAuthErrorCode::InvalidScope,
@@ -627,6 +656,11 @@ mod tests {
         assert_eq!(granted_scope(Some("data"), "data admin").unwrap(), "data");
         assert_eq!(
             granted_scope(Some("admin  data"), "data admin").unwrap(),
+            "admin data"
+        );
+        assert_eq!(granted_scope(Some("data data"), "data").unwrap(), "data");
+        assert_eq!(
+            granted_scope(Some("admin data admin"), "data admin").unwrap(),
             "admin data"
         );
     }

@@ -296,6 +296,17 @@ pub struct SeriesInfo {
     pub labels: Vec<String>,
 }
 
+/// A page of a project's series.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPage {
+    /// The series, ordered by sensor then variable.
+    pub series: Vec<SeriesInfo>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// An anomaly event: consecutive anomalous readings of one series.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

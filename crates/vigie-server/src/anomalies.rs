@@ -1,7 +1,8 @@
 //! `GET /v0/organisations/{ORGANISATION_ID}/anomalies/{ML_PROJECT}`: the anomaly events
 //! detection found in a project, newest data first visible within a second of its push.
 
-use axum::extract::{Path, RawQuery, State};
+use crate::extract::Path;
+use axum::extract::{RawQuery, State};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigie_proto::readings::format_time_us;

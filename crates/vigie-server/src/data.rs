@@ -6,21 +6,22 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::sync::RwLock;
 
+use crate::extract::Path;
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigie_proto::readings::{self, BatchError, MAX_BODY_BYTES, format_time_us};
-use vigie_proto::{IngestResponse, Problem, ReadingsPage, ScoredReading, SeriesInfo};
-use vigie_store::{ProjectKey, ReadingQuery};
+use vigie_proto::{IngestResponse, Problem, ReadingsPage, ScoredReading, SeriesInfo, SeriesPage};
+use vigie_store::{ProjectKey, ReadingQuery, SeriesQuery};
 
 use crate::AppState;
 use crate::bearer::Bearer;
 use crate::body::{self, BodyError};
 use crate::problem::ApiError;
-use crate::query::{QueryParams, encode_cursor};
+use crate::query::{QueryParams, encode_cursor, encode_series_cursor};
 
 /// Data routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -279,12 +280,24 @@ fn reading_query(project: ProjectKey, raw: Option<&str>) -> Result<ReadingQuery,
     })
 }
 
-/// The project's series with their reading counts and date ranges.
+/// Query parameters of the series listing (documentation only).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct SeriesParams {
+    /// Series per page, 1 to 10000 (default 1000).
+    limit: Option<u32>,
+    /// `nextCursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// The project's series with their reading counts, date ranges and labels, in pages.
 #[utoipa::path(get, path = "/v0/organisations/{org_id}/data/{project}/series", tag = "data",
-    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT")),
+    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT"), SeriesParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The series", body = Vec<SeriesInfo>),
+        (status = 200, description = "A page of series", body = SeriesPage),
+        (status = 400, description = "Invalid query parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks scope data", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such ML project in this organisation", body = Problem, content_type = "application/problem+json"),
@@ -293,11 +306,24 @@ async fn series_get(
     State(state): State<AppState>,
     bearer: Bearer,
     Path((org_id, code)): Path<(String, String)>,
-) -> Result<axum::Json<Vec<SeriesInfo>>, ApiError> {
+    RawQuery(raw): RawQuery,
+) -> Result<axum::Json<SeriesPage>, ApiError> {
     let project = authorised_project(&state, bearer, org_id, code).await?;
-    let series = state.store.list_series(&project).await?;
-    Ok(axum::Json(
-        series
+    let parameters = QueryParams::parse(raw.as_deref())?;
+    let query = SeriesQuery {
+        project,
+        after: parameters.series_cursor()?,
+        limit: parameters.limit()?,
+    };
+    let series = state.store.list_series(&query).await?;
+    let next_cursor = match series.last() {
+        Some(last) if series.len() == query.limit as usize => {
+            Some(encode_series_cursor(&last.sensor_id, &last.value_name))
+        }
+        _ => None,
+    };
+    Ok(axum::Json(SeriesPage {
+        series: series
             .into_iter()
             .map(|s| SeriesInfo {
                 sensor_id: s.sensor_id,
@@ -308,5 +334,6 @@ async fn series_get(
                 labels: s.labels,
             })
             .collect(),
-    ))
+        next_cursor,
+    }))
 }

@@ -7,6 +7,7 @@ mod body;
 mod connections;
 mod data;
 mod discovery;
+mod extract;
 pub mod metrics;
 mod oauth;
 mod ops;

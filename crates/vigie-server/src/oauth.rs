@@ -188,7 +188,7 @@ async fn read_authenticated_form(
     let (parts, body) = request.into_parts();
     let form = read_form(&parts.headers, body, state.body_read_timeout).await?;
     let credentials = client_credentials(&parts.headers, &form)?;
-    let client = state.auth.authenticate(&credentials, address)?;
+    let client = state.auth.authenticate(&credentials, address).await?;
     Ok((form, client))
 }
 

@@ -2,7 +2,8 @@
 //! to. A token sees only its own organisation; any other id answers exactly as an
 //! unknown one does.
 
-use axum::extract::{Path, State};
+use crate::extract::Path;
+use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigie_proto::{Problem, ProjectSummary};

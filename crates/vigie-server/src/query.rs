@@ -109,6 +109,35 @@ impl QueryParams {
     }
 }
 
+/// Separates the two texts of a series cursor: a control character, which no
+/// `sensorId` may hold.
+const SERIES_CURSOR_SEPARATOR: char = '\u{1f}';
+
+/// The cursor that resumes after a series.
+pub fn encode_series_cursor(sensor_id: &str, value_name: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{sensor_id}{SERIES_CURSOR_SEPARATOR}{value_name}"))
+}
+
+impl QueryParams {
+    /// The series a `cursor` parameter resumes after.
+    pub fn series_cursor(&self) -> Result<Option<(String, String)>, ApiError> {
+        self.0
+            .get("cursor")
+            .map(|cursor| {
+                URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .and_then(|text| {
+                        let (sensor_id, value_name) = text.split_once(SERIES_CURSOR_SEPARATOR)?;
+                        Some((sensor_id.to_owned(), value_name.to_owned()))
+                    })
+                    .ok_or_else(|| bad_request("cursor is not one this server returned"))
+            })
+            .transpose()
+    }
+}
+
 /// The cursor that resumes after a position.
 pub fn encode_cursor(first: i64, second: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("{first}.{second}"))

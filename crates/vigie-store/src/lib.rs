@@ -179,8 +179,8 @@ pub trait ReadingStore: Send + Sync {
     async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>>;
     /// A page of readings, ordered by series then time.
     async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>>;
-    /// The series of a project, ordered by sensor and variable.
-    async fn list_series(&self, project: &ProjectKey) -> Result<Vec<SeriesSummary>>;
+    /// A page of the series of a project, ordered by sensor and variable.
+    async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>>;
 }
 
 /// The whole storage of the service.

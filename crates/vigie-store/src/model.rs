@@ -259,6 +259,28 @@ pub struct StoredReading {
     pub score: Option<f64>,
 }
 
+/// A page request over a project's series, ordered by sensor then variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// The project.
+    pub project: ProjectKey,
+    /// Resume after this (sensorId, valueName).
+    pub after: Option<(String, String)>,
+    /// Most series to return.
+    pub limit: u32,
+}
+
+impl SeriesQuery {
+    /// The first `limit` series of a project.
+    pub fn first(project: &ProjectKey, limit: u32) -> Self {
+        Self {
+            project: project.clone(),
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// One series of a project and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesSummary {

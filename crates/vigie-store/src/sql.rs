@@ -973,39 +973,50 @@ macro_rules! sql_store {
                 .collect()
             }
 
-            async fn list_series(&self, project: &ProjectKey) -> Result<Vec<SeriesSummary>> {
-                let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
-                for row in sqlx::query(
-                    "SELECT l.series_id, l.label FROM series_labels l JOIN series s ON s.id = l.series_id
-                     WHERE s.org_id = $1 AND s.project_code = $2 ORDER BY l.series_id, l.label",
-                )
-                .bind(&project.org_id)
-                .bind(&project.code)
-                .fetch_all(&self.pool)
-                .await?
-                {
-                    labels.entry(row.try_get("series_id")?).or_default().push(row.try_get("label")?);
-                }
-                sqlx::query(
+            async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>> {
+                let (after_sensor, after_name) = query.after.clone().unzip();
+                let rows = sqlx::query(
                     "SELECT id, sensor_id, value_name, reading_count, first_time_us, last_time_us FROM series
-                     WHERE org_id = $1 AND project_code = $2 ORDER BY sensor_id, value_name",
+                     WHERE org_id = $1 AND project_code = $2
+                       AND ($3 IS NULL OR sensor_id > $3 OR (sensor_id = $3 AND value_name > $4))
+                     ORDER BY sensor_id, value_name
+                     LIMIT $5",
                 )
-                .bind(&project.org_id)
-                .bind(&project.code)
+                .bind(&query.project.org_id)
+                .bind(&query.project.code)
+                .bind(after_sensor)
+                .bind(after_name)
+                .bind(i64::from(query.limit))
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|row| {
-                    Ok(SeriesSummary {
-                        sensor_id: row.try_get("sensor_id")?,
-                        value_name: row.try_get("value_name")?,
-                        count: row.try_get("reading_count")?,
-                        first_time_us: row.try_get("first_time_us")?,
-                        last_time_us: row.try_get("last_time_us")?,
-                        labels: labels.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default(),
+                .await?;
+                let ids: Vec<i64> = rows.iter().map(|row| row.try_get("id")).collect::<Result<_, _>>()?;
+                let mut labels: HashMap<i64, Vec<String>> = HashMap::new();
+                for chunk in ids.chunks(UPSERT_CHUNK) {
+                    let sql = format!(
+                        "SELECT l.series_id, l.label FROM (VALUES {}) AS v JOIN series_labels l ON l.series_id = v.column1
+                         ORDER BY l.series_id, l.label",
+                        values_placeholders(PLACEHOLDERS, chunk.len(), 1)
+                    );
+                    let mut labels_query = bulk_query(&sql, chunk.len());
+                    for id in chunk {
+                        labels_query = labels_query.bind(id);
+                    }
+                    for row in labels_query.fetch_all(&self.pool).await? {
+                        labels.entry(row.try_get("series_id")?).or_default().push(row.try_get("label")?);
+                    }
+                }
+                rows.iter()
+                    .map(|row| {
+                        Ok(SeriesSummary {
+                            sensor_id: row.try_get("sensor_id")?,
+                            value_name: row.try_get("value_name")?,
+                            count: row.try_get("reading_count")?,
+                            first_time_us: row.try_get("first_time_us")?,
+                            last_time_us: row.try_get("last_time_us")?,
+                            labels: labels.remove(&row.try_get::<i64, _>("id")?).unwrap_or_default(),
+                        })
                     })
-                })
-                .collect()
+                    .collect()
             }
         }
 

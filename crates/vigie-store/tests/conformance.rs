@@ -51,6 +51,7 @@ conformance!(
     readings_read_back_in_pages_with_filters,
     series_summaries_follow_ingestion,
     labels_are_stored_replaced_filtered_and_listed,
+    series_are_listed_in_pages,
     ingestion_needs_an_existing_project,
     concurrent_ingestion_of_overlapping_batches,
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
@@ -681,7 +682,10 @@ async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    let series = store.list_series(&project).await.unwrap();
+    let series = store
+        .list_series(&SeriesQuery::first(&project, 1000))
+        .await
+        .unwrap();
     assert_eq!(
         series,
         [
@@ -702,6 +706,52 @@ async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
                 labels: Vec::new(),
             },
         ]
+    );
+}
+
+async fn series_are_listed_in_pages(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let mut batch = Vec::new();
+    for sensor in ["b", "a", "c.2", "c_1"] {
+        for name in ["y", "x"] {
+            batch.push(ValidReading {
+                labels: vec![format!("{sensor}-{name}")],
+                ..reading(sensor, name, 1, 1.0)
+            });
+        }
+    }
+    store.ingest(project.clone(), batch).await.unwrap();
+    let all = store
+        .list_series(&SeriesQuery::first(&project, 100))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 8);
+    let mut paged = Vec::new();
+    let mut query = SeriesQuery::first(&project, 3);
+    loop {
+        let page = store.list_series(&query).await.unwrap();
+        let Some(last) = page.last() else { break };
+        query.after = Some((last.sensor_id.clone(), last.value_name.clone()));
+        let full = page.len() == 3;
+        paged.extend(page);
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(
+        paged, all,
+        "pages add up to the whole list, in order, each once"
+    );
+    assert!(
+        all.windows(2)
+            .all(|w| (&w[0].sensor_id, &w[0].value_name) < (&w[1].sensor_id, &w[1].value_name))
+            || store.backend() == "postgres",
+        "SQLite orders by bytes"
+    );
+    assert!(
+        paged
+            .iter()
+            .all(|s| s.labels == [format!("{}-{}", s.sensor_id, s.value_name)])
     );
 }
 
@@ -779,7 +829,10 @@ async fn labels_are_stored_replaced_filtered_and_listed(store: Arc<dyn Store>) {
         labels_of(store.read_readings(&with("line:2")).await.unwrap()),
         []
     );
-    let series = store.list_series(&project).await.unwrap();
+    let series = store
+        .list_series(&SeriesQuery::first(&project, 1000))
+        .await
+        .unwrap();
     assert_eq!(
         series[0].labels,
         strings(&["batch_7", "batchx7", "checked", "late", "line:2", "line:20"]),
@@ -832,7 +885,10 @@ async fn concurrent_ingestion_of_overlapping_batches(store: Arc<dyn Store>) {
         total.replaced += s.replaced;
     }
     assert_eq!(total, summary(2000, 6000, 0));
-    let series = store.list_series(&project).await.unwrap();
+    let series = store
+        .list_series(&SeriesQuery::first(&project, 1000))
+        .await
+        .unwrap();
     assert!(series.iter().all(|s| s.count == 500), "{series:?}");
 }
 

@@ -101,8 +101,31 @@ pub(crate) fn eval_custom(
     Ok(())
 }
 
+/// `vigie detect` scores one series: a file with more columns than `timestamp,value`
+/// is refused rather than silently scored on its first value column.
+fn refuse_extra_columns(file: &Path) -> anyhow::Result<()> {
+    use std::io::BufRead;
+    let reader = std::io::BufReader::new(
+        std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?,
+    );
+    for (number, line) in reader.lines().enumerate().take(2) {
+        let line = line.with_context(|| format!("reading {}", file.display()))?;
+        let columns = line.split(',').count();
+        if columns > 2 {
+            anyhow::bail!(
+                "{} line {}: {columns} columns, but `vigie detect` scores one series: \
+                 give it `timestamp,value` (one file per sensor)",
+                file.display(),
+                number + 1
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `vigie detect FILE.csv`: `timestamp,value,anomaly_score` for every row, to stdout.
 pub(crate) fn detect_file(file: &Path, threshold: f64) -> anyhow::Result<()> {
+    refuse_extra_columns(file)?;
     let series = read_series_csv(file)?;
     let points = series
         .timestamps

@@ -430,6 +430,19 @@ fn detect_scores_a_local_csv_without_a_server() {
     );
     let (ok, _, stderr) = vigie(&["detect", "/no/such/file.csv"]);
     assert!(!ok && stderr.contains("/no/such/file.csv"), "{stderr}");
+    // Several value columns: refused, not silently scored on the first.
+    let wide = dir.join("wide.csv");
+    std::fs::write(
+        &wide,
+        "timestamp,flow,pressure\n2024-01-01T00:00:00Z,1,2\n2024-01-01T00:01:00Z,1,2\n",
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = vigie(&["detect", wide.to_str().unwrap()]);
+    assert!(!ok && stdout.is_empty(), "{stdout}");
+    assert!(
+        stderr.contains("3 columns") && stderr.contains("one series"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -121,8 +121,7 @@ impl Service {
 
     /// Readings stored in the project, by the series listing.
     async fn stored(&self) -> i64 {
-        self.get_data("/series")
-            .await
+        self.get_data("/series?limit=10000").await["series"]
             .as_array()
             .unwrap()
             .iter()

@@ -79,9 +79,9 @@ async fn the_documented_push_is_read_back_intact(backend: Backend) {
         .await;
     assert_eq!(
         series,
-        json!([{"sensorId": "GDPD-DEB_MASS1.PV", "valueName": "x", "count": 1,
+        json!({"series": [{"sensorId": "GDPD-DEB_MASS1.PV", "valueName": "x", "count": 1,
                 "firstDate": "2020-01-01T08:03:51.000Z", "lastDate": "2020-01-01T08:03:51.000Z",
-                "labels": []}])
+                "labels": []}]})
     );
 }
 
@@ -427,11 +427,11 @@ async fn labels_and_precision_follow_the_public_docs(backend: Backend) {
         )
         .await;
     assert_eq!(
-        series[0]["labels"],
+        series["series"][0]["labels"],
         json!(["batch_7", "checked", "line:2"]),
         "every label seen"
     );
-    assert_eq!(series[1]["labels"], json!(["A.b-c"]));
+    assert_eq!(series["series"][1]["labels"], json!(["A.b-c"]));
     let page: Value = app.read(&token, "sensorId=t").await.json().await.unwrap();
     assert_eq!(page["readings"][0]["precision"], json!(0));
 }

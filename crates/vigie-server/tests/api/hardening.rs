@@ -108,7 +108,7 @@ async fn a_cancelled_push_leaves_detection_consistent(backend: Backend) {
         // settled, what was scored must be what one uninterrupted detector gives.
         tokio::time::sleep(whole).await;
         let page = app.get_json(format!("{url}/series"), Some(&token)).await;
-        let stored = page[0]["count"].as_u64().unwrap();
+        let stored = page["series"][0]["count"].as_u64().unwrap();
         let scores = scores_after(&app, &url, &token, BIG).await;
         if stored as usize == BIG + 10 {
             given_up_yet_committed += 1;
@@ -177,7 +177,222 @@ async fn extreme_values_keep_detection_finite(backend: Backend) {
     );
 }
 
+/// Invented methods and paths were labels of the latency histogram: 30 requests with
+/// 100 KB method names made `/metrics` 239 MB.
+async fn metrics_stay_small_whatever_callers_invent(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let url = app.url.trim_start_matches("http://").to_owned();
+    let hostile = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        for i in 0..30 {
+            let method = format!("M{i}{}", "Q".repeat(100_000));
+            let path = format!("/nope/{i}/{}", "p".repeat(1_000));
+            for request in [
+                format!("{method} /healthz HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n"),
+                format!("GET {path} HTTP/1.1\r\nHost: vigie\r\nConnection: close\r\n\r\n"),
+            ] {
+                let mut stream = std::net::TcpStream::connect(&url).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
+    });
+    hostile.await.unwrap();
+    // The suite's other hostile requests, for good measure.
+    let token = app.access_token().await;
+    for path in ["%FF", "..%2F..%2Fetc", "x%00y"] {
+        let _ = app
+            .http
+            .get(format!("{}/v0/organisations/{path}/data/{path}", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+    }
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.len() < 200_000,
+        "/metrics is {} bytes",
+        metrics.len()
+    );
+    assert!(
+        !metrics.contains("QQQQ"),
+        "an invented method became a label"
+    );
+    assert!(!metrics.contains("pppp"), "an invented path became a label");
+    assert!(
+        metrics.contains(r#"method="other",route="/healthz""#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+}
+
+/// `%FF` in a path was answered in `text/plain`; every error is problem+json.
+async fn malformed_paths_are_problems(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    for path in [
+        "/v0/organisations/%FF/data/pressline",
+        "/v0/organisations/%FF/data/pressline/series",
+        "/v0/organisations/%FF/anomalies/pressline",
+        "/v0/organisations/%C3%28/projects",
+    ] {
+        let response = app
+            .http
+            .get(format!("{}{path}", app.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        let problem = crate::helpers::assert_problem(response, 400).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("path"),
+            "{path}: {problem}"
+        );
+    }
+}
+
+/// 52,010 series made one 6.7 MB answer: the listing is paged like the readings.
+async fn series_are_listed_in_pages(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    let url = app.data_url(&app.org_id, "pressline");
+    let readings: Vec<Value> = (0..2_500)
+        .map(
+            |n| json!({"sensorId": format!("s{n:05}"), "date": "2024-01-01T00:00:00Z", "value": 1}),
+        )
+        .collect();
+    assert_eq!(
+        push(&app, &url, &token, Value::from(readings).to_string())
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let first = app.get_json(format!("{url}/series"), Some(&token)).await;
+    assert_eq!(
+        first["series"].as_array().unwrap().len(),
+        1_000,
+        "1,000 by default"
+    );
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = app
+            .get_json(format!("{url}/series?limit=700{cursor}"), Some(&token))
+            .await;
+        seen.extend(
+            page["series"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["sensorId"].as_str().unwrap().to_owned()),
+        );
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..2_500).map(|n| format!("s{n:05}")).collect();
+    assert_eq!(seen, expected);
+    for query in [
+        "limit=0",
+        "limit=10001",
+        "cursor=%%%",
+        "cursor=bm90LWEtY3Vyc29y",
+    ] {
+        let response = app
+            .http
+            .get(format!("{url}/series?{query}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        crate::helpers::assert_problem(response, 400).await;
+    }
+}
+
+/// `scope=data data` was granted as given.
+async fn scopes_are_normalised(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let response = app
+        .token("grant_type=client_credentials&scope=data%20data")
+        .await;
+    assert_eq!(response.status(), 200);
+    let token: Value = response.json().await.unwrap();
+    let (_, claims) = crate::helpers::jwt_parts(token["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "data");
+    let refreshed: Value = app
+        .token(&format!(
+            "grant_type=refresh_token&scope=data+data&refresh_token={}",
+            token["refresh_token"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (_, claims) = crate::helpers::jwt_parts(refreshed["access_token"].as_str().unwrap());
+    assert_eq!(claims["scope"], "data");
+}
+
+/// A freshly provisioned application was refused by the other servers on the same
+/// database until their next reload; a rotated secret too.
+async fn other_servers_accept_a_new_application_at_once(backend: Backend) {
+    let Some(first) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let slow_reloads = Options {
+        configure: Box::new(|config| {
+            config.reload_interval = std::time::Duration::from_secs(3_600)
+        }),
+        ..Options::default()
+    };
+    let second = crate::helpers::spawn_on(first.store.clone(), slow_reloads).await;
+    let (app_id, secret) = first.create_app(&first.org_id, "data").await;
+    let granted = second
+        .token_as(&app_id, &secret, "grant_type=client_credentials")
+        .await;
+    assert_eq!(granted.status(), 200, "the other server checks the store");
+    let rotated = vigie_auth::provision::rotate_secret(&*first.store, &*first.clock, &app_id, 0)
+        .await
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let granted = second
+        .token_as(
+            &app_id,
+            rotated.expose_secret(),
+            "grant_type=client_credentials",
+        )
+        .await;
+    assert_eq!(granted.status(), 200, "a rotated secret works at once too");
+    let refused = second
+        .token_as(&app_id, "vgs_wrong", "grant_type=client_credentials")
+        .await;
+    assert_eq!(refused.status(), 401);
+}
+
 on_both_backends!(
     a_cancelled_push_leaves_detection_consistent,
     extreme_values_keep_detection_finite,
+    metrics_stay_small_whatever_callers_invent,
+    malformed_paths_are_problems,
+    series_are_listed_in_pages,
+    scopes_are_normalised,
+    other_servers_accept_a_new_application_at_once,
 );
