@@ -48,12 +48,16 @@ impl FailureLimiter {
     /// Records one failure; returns how long to wait when it is over a quota.
     pub fn record_failure(&self, client_id: &str, address: IpAddr) -> Option<Duration> {
         let now = DefaultClock::default().now();
-        // Check both, so each failure counts against both quotas.
         let by_address = self
             .by_address
             .check_key(&address)
             .err()
             .map(|n| n.wait_time_from(now));
+        // An address over its quota adds no ids to the table: otherwise one address
+        // sending a new id with each request would grow it without bound.
+        if by_address.is_some() {
+            return by_address;
+        }
         // Long ids are cut so an attacker cannot make the table hold large keys.
         let key: String = client_id.chars().take(128).collect();
         let by_id = self
@@ -106,6 +110,23 @@ mod tests {
         assert!(
             limiter.record_failure("fourth", a).is_some(),
             "address a is over its quota for any id"
+        );
+    }
+
+    #[test]
+    fn an_address_over_quota_cannot_grow_the_table_of_ids() {
+        let limiter = FailureLimiter::new(FailureQuota {
+            per_client_id: NonZeroU32::new(3).unwrap(),
+            per_address: NonZeroU32::new(5).unwrap(),
+        });
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        for n in 0..10_000 {
+            limiter.record_failure(&format!("invented-{n}"), a);
+        }
+        assert_eq!(
+            limiter.by_client_id.len(),
+            5,
+            "only the failures within quota"
         );
     }
 }

@@ -880,7 +880,7 @@ impl SeriesDetector {
         // not remembered.
         if c.recur_weeks > 0.0 {
             let tau_ms = c.recur_weeks * WEEK_MS;
-            if best > 0.0 && (time_ms - first_time) as f64 >= 2.0 * WEEK_MS {
+            if best > 0.0 && time_ms.saturating_sub(first_time) as f64 >= 2.0 * WEEK_MS {
                 prior = prior.max(self.recur_week.prior(time_ms, tau_ms));
             }
             if self.seen > u64::from(c.warmup) {

@@ -172,7 +172,9 @@ async fn serve_connection(
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
     tokio::pin!(connection);
     let check_every = (timeouts.idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(5));
-    let mut closing = false;
+    // Once asked to close, a connection finishes its answer in progress, but a client
+    // that never reads it does not hold the connection past another idle timeout.
+    let mut closing_deadline: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             result = connection.as_mut() => {
@@ -181,16 +183,21 @@ async fn serve_connection(
                 }
                 break;
             }
-            _ = stopping.changed(), if !closing => {
+            _ = stopping.changed(), if closing_deadline.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                closing_deadline = Some(tokio::time::Instant::now() + timeouts.idle);
             }
-            () = tokio::time::sleep(check_every), if !closing => {
+            () = tokio::time::sleep(check_every), if closing_deadline.is_none() => {
                 if activity.idle_for() >= timeouts.idle {
                     tracing::debug!(%remote, "closing an idle connection");
                     connection.as_mut().graceful_shutdown();
-                    closing = true;
+                    closing_deadline = Some(tokio::time::Instant::now() + timeouts.idle);
                 }
+            }
+            () = tokio::time::sleep_until(closing_deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if closing_deadline.is_some() => {
+                tracing::debug!(%remote, "dropping a connection that did not close in time");
+                break;
             }
         }
     }

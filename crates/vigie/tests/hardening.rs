@@ -289,6 +289,15 @@ fn half_sent_requests_are_closed_and_the_server_keeps_answering() {
         opened.elapsed()
     );
 
+    // The same for an h2c connection (prior knowledge) that opens no stream.
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // an empty SETTINGS frame
+    let mut idle_h2 = connect_and_send(&server.url, &preface);
+    let opened = Instant::now();
+    let (_, closed) = read_until_closed(&mut idle_h2, Duration::from_secs(10));
+    assert!(closed, "an idle h2c connection stayed open");
+    assert!(opened.elapsed() >= Duration::from_secs(2), "{:?}", opened.elapsed());
+
     // A body that stops arriving gets 408 after the body timeout.
     let mut slow_body = connect_and_send(
         &server.url,
@@ -303,4 +312,38 @@ fn half_sent_requests_are_closed_and_the_server_keeps_answering() {
     let (answer, _) = read_until_closed(&mut slow_body, Duration::from_secs(8));
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_its_answers_is_dropped() {
+    let server = Server::start(
+        "",
+        &[("VIGIE_IDLE_TIMEOUT", "2"), ("VIGIE_DETECTION", "false")],
+    );
+    let token = server.token().await;
+    let readings: Vec<Value> = (0..10_000).map(|minute| reading(0, minute)).collect();
+    server.push(&token, &readings).await;
+    let descriptors = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.child.id()))
+            .unwrap()
+            .count()
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = descriptors();
+    // Pipelined requests for large pages, never read: the server blocks writing.
+    let request = format!(
+        "GET /v0/organisations/{}/data/line?limit=10000 HTTP/1.1\r\nHost: vigie\r\nAuthorization: Bearer {token}\r\n\r\n",
+        server.org
+    );
+    let stream = connect_and_send(&server.url, request.repeat(40).as_bytes());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(descriptors(), before + 1, "the connection is open");
+    // Idle after its answer began (2 s), then given as long again to finish it.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert_eq!(
+        descriptors(),
+        before,
+        "the server still holds a connection whose client never reads"
+    );
+    drop(stream);
 }
