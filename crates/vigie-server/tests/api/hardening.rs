@@ -387,7 +387,72 @@ async fn other_servers_accept_a_new_application_at_once(backend: Backend) {
     assert_eq!(refused.status(), 401);
 }
 
+/// Dates outside years 0000–9999 once in UTC were accepted and read back as dates the
+/// server itself refuses; `:60` was folded into the next minute's first second.
+async fn dates_that_cannot_be_given_back_are_refused(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    let url = app.data_url(&app.org_id, "pressline");
+    for (date, reason) in [
+        ("9999-12-31T23:59:59-23:59", "years 0000 to 9999"),
+        ("0000-01-01T00:00:00+14:00", "years 0000 to 9999"),
+        ("2024-03-01T10:00:60Z", "60th second"),
+    ] {
+        let body = json!([{"sensorId": "s", "date": date, "value": 1}]).to_string();
+        let response = push(&app, &url, &token, body).await.unwrap();
+        let problem = crate::helpers::assert_problem(response, 422).await;
+        assert_eq!(problem["errors"][0]["field"], "date", "{date}");
+        let said = problem["errors"][0]["reason"].as_str().unwrap();
+        assert!(said.contains(reason), "{date}: {said}");
+    }
+    // The extremes that can be given back are accepted and read back as sent.
+    let body = json!([
+        {"sensorId": "s", "date": "9999-12-31T23:59:59.999Z", "value": 1},
+        {"sensorId": "s", "date": "0000-01-01T00:00:00Z", "value": 2},
+        {"sensorId": "s", "date": "2024-03-01T10:00:59.999999Z", "value": 3},
+    ]);
+    assert_eq!(
+        push(&app, &url, &token, body.to_string())
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let page = app.get_json(&url, Some(&token)).await;
+    let dates: Vec<&str> = page["readings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        dates,
+        [
+            "0000-01-01T00:00:00.000Z",
+            "2024-03-01T10:00:59.999999Z",
+            "9999-12-31T23:59:59.999Z"
+        ]
+    );
+    let problem = crate::helpers::assert_problem(
+        app.http
+            .get(format!("{url}?from=2024-03-01T10:00:60Z"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("60th second"),
+        "{problem}"
+    );
+}
+
 on_both_backends!(
+    dates_that_cannot_be_given_back_are_refused,
     a_cancelled_push_leaves_detection_consistent,
     extreme_values_keep_detection_finite,
     metrics_stay_small_whatever_callers_invent,
