@@ -12,10 +12,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use vigie_proto::scope::Scope;
 use vigie_proto::{IntrospectionResponse, JwkSet, OAuthErrorCode, TokenResponse};
 use vigie_store::{
     ApplicationCredentials, Millis, NewRefreshFamily, RefreshRotation, RotationOutcome, Store,
-    scope_within,
 };
 
 use crate::clock::{Clock, iso8601_millis};
@@ -382,63 +382,60 @@ impl AuthService {
         refresh_token: &str,
         scope: Option<&str>,
     ) -> Result<TokenResponse> {
-        let requested = scope
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(normalise_scope)
-            .transpose()?;
+        let requested = requested_scope(scope)?;
         let now = self.clock.now_ms();
+        let invalid_grant =
+            |description: &str| Err(oauth(OAuthErrorCode::InvalidGrant, description));
+        // The rules, in order; then one atomic rotation in the store.
+        let token = match self
+            .store
+            .find_refresh_token(&hash_secret(refresh_token))
+            .await?
+        {
+            Some(token) if token.app_id == client.id => token,
+            _ => return invalid_grant("the refresh token is not valid for this client"),
+        };
+        if token.application_disabled {
+            return Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED));
+        }
+        if token.revoked {
+            return invalid_grant("the refresh token has been revoked");
+        }
+        if token.expires_at <= now {
+            return invalid_grant("the refresh token has expired");
+        }
+        let family_scope = scope_of(&token.scope)?;
+        if let Some(requested) = &requested
+            && !requested.is_within(&family_scope)
+        {
+            return Err(oauth(
+                OAuthErrorCode::InvalidScope,
+                "the requested scope exceeds the scope originally granted",
+            ));
+        }
         let (new_token, new_hash) = generate_refresh_token();
         let refresh_expires_at = now + self.refresh_lifetime_ms();
         let outcome = self
             .store
             .rotate_refresh_token(RefreshRotation {
-                presented_hash: hash_secret(refresh_token).to_vec(),
-                app_id: client.id.clone(),
-                requested_scope: requested.clone(),
+                family_id: token.family_id,
+                presented_generation: token.generation,
                 new_hash: new_hash.to_vec(),
                 new_expires_at: refresh_expires_at,
                 grace_ms: self.config.refresh_grace_ms,
                 now,
             })
             .await?;
-        let family_scope = match outcome {
-            RotationOutcome::Rotated { scope } => scope,
-            RotationOutcome::Unknown => {
-                return Err(oauth(
-                    OAuthErrorCode::InvalidGrant,
-                    "the refresh token is not valid for this client",
-                ));
-            }
-            RotationOutcome::Expired => {
-                return Err(oauth(
-                    OAuthErrorCode::InvalidGrant,
-                    "the refresh token has expired",
-                ));
-            }
-            RotationOutcome::Revoked => {
-                return Err(oauth(
-                    OAuthErrorCode::InvalidGrant,
-                    "the refresh token has been revoked",
-                ));
-            }
-            RotationOutcome::ApplicationDisabled => {
-                return Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED));
-            }
-            RotationOutcome::ScopeExceeded => {
-                return Err(oauth(
-                    OAuthErrorCode::InvalidScope,
-                    "the requested scope exceeds the scope originally granted",
-                ));
-            }
+        match outcome {
+            RotationOutcome::Rotated => {}
+            RotationOutcome::Revoked => return invalid_grant("the refresh token has been revoked"),
             RotationOutcome::ReuseDetected => {
-                return Err(oauth(
-                    OAuthErrorCode::InvalidGrant,
+                return invalid_grant(
                     "the refresh token was already used; all refresh tokens issued from it are now revoked",
-                ));
+                );
             }
-        };
-        let scope = requested.unwrap_or(family_scope);
+        }
+        let scope = requested.unwrap_or(family_scope).to_string();
         let (access_token, access_expires_at) = self.mint_access_token(client, &scope, now)?;
         Ok(self.response(
             now,
@@ -605,43 +602,26 @@ fn looks_like_jwt(token: &str) -> bool {
     token.bytes().filter(|&b| b == b'.').count() == 2
 }
 
-/// Checks a requested scope against RFC 6749 §3.3 syntax and returns it with single
-/// spaces, each token once (a scope is a set: `data data` is `data`).
-fn normalise_scope(requested: &str) -> Result<String> {
-    let valid_char =
-        |c: char| c == '\x21' || ('\x23'..='\x5b').contains(&c) || ('\x5d'..='\x7e').contains(&c);
-    let mut tokens: Vec<&str> = Vec::new();
-    for token in requested.split(' ').filter(|t| !t.is_empty()) {
-        if !tokens.contains(&token) {
-            tokens.push(token);
-        }
-    }
-    if tokens.iter().any(|t| !t.chars().all(valid_char)) {
-        return Err(oauth(
-            OAuthErrorCode::InvalidScope,
-            "the scope contains characters RFC 6749 §3.3 does not allow",
-        ));
-    }
-    Ok(tokens.join(" "))
+/// The scope a request names, if any (an empty one names none).
+fn requested_scope(requested: Option<&str>) -> Result<Option<Scope>> {
+    let scope = requested.map(scope_of).transpose()?;
+    Ok(scope.filter(|scope| !scope.is_empty()))
+}
+
+fn scope_of(text: &str) -> Result<Scope> {
+    Scope::parse(text).map_err(|error| oauth(OAuthErrorCode::InvalidScope, error.to_string()))
 }
 
 /// The scope to grant: the requested one if within the application's, else its whole scope.
 fn granted_scope(requested: Option<&str>, application_scope: &str) -> Result<String> {
-    match requested.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(application_scope.to_owned()),
-        Some(requested) => {
-            let requested = normalise_scope(requested)?;
-            if scope_within(&requested, application_scope) {
-                Ok(requested)
-            } else {
-                Err(oauth(
-                    OAuthErrorCode::InvalidScope,
-                    format!(
-                        "the requested scope exceeds the application's scope ({application_scope})"
-                    ),
-                ))
-            }
-        }
+    let granted = scope_of(application_scope)?;
+    match requested_scope(requested)? {
+        None => Ok(granted.to_string()),
+        Some(requested) if requested.is_within(&granted) => Ok(requested.to_string()),
+        Some(_) => Err(oauth(
+            OAuthErrorCode::InvalidScope,
+            format!("the requested scope exceeds the application's scope ({application_scope})"),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! the bytes on the wire have exactly one definition.
 
 pub mod readings;
+pub mod scope;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

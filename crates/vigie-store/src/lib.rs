@@ -1,20 +1,34 @@
-//! Vigie's storage: the [`Store`] trait the rest of the service talks to, and its two
-//! implementations, embedded SQLite (the default) and PostgreSQL, chosen by URL scheme.
+//! Vigie's storage: the [`Store`] trait the rest of the service talks to, and one
+//! implementation, [`SqlStore`], on embedded SQLite (the default) or PostgreSQL, chosen
+//! by URL scheme.
 //!
-//! Both backends share one SQL text (see `sql.rs`) and one conformance test suite.
-//! Token-path writes go through a group-commit writer so that many concurrent token
-//! requests share one durable commit.
+//! Both databases run one SQL text through sqlx's `Any` driver (`dialect.rs` holds the
+//! few words that differ) and pass one conformance test suite. Token-path writes and
+//! ingestion go through a group-commit writer (`writer.rs`) so that many concurrent
+//! requests share one durable commit. One module per concern: `directory.rs` (what the
+//! operator provisions), `keys.rs`, `tokens.rs`, `ingest.rs`, `queries.rs` (reads), and
+//! `store.rs`, which connects and implements the traits with them.
+//!
+//! The store keeps to atomic operations; the rules (who may rotate a refresh token,
+//! which scope a client gets) live in `vigie-auth`.
 
 mod database_url;
+mod dialect;
+mod directory;
+mod ingest;
+mod keys;
 mod model;
-mod sql;
+mod queries;
+mod store;
 pub mod testing;
+mod tokens;
+mod writer;
 
 use async_trait::async_trait;
 
 pub use database_url::DatabaseUrl;
 pub use model::*;
-pub use sql::{PostgresStore, SqliteStore, scope_within};
+pub use store::SqlStore;
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -112,9 +126,10 @@ pub trait TokenStore: Send + Sync {
     ///
     /// Returns `false`, storing nothing, when the application is unknown or disabled.
     async fn create_refresh_family(&self, family: NewRefreshFamily) -> Result<bool>;
-    /// Rotates a refresh token in one atomic operation (see [`RotationOutcome`]).
+    /// Rotates a refresh token of a family in one atomic operation (see
+    /// [`RotationOutcome`]); the caller has checked that it may.
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome>;
-    /// Looks up a refresh token by hash.
+    /// Looks up a refresh token by hash, with its family and application.
     async fn find_refresh_token(&self, hash: &[u8]) -> Result<Option<RefreshTokenInfo>>;
     /// Revokes the family of a refresh token if it belongs to `app_id`; returns whether it did.
     async fn revoke_refresh_family(&self, hash: &[u8], app_id: &str, now: Millis) -> Result<bool>;
@@ -199,9 +214,5 @@ pub trait Store: DirectoryStore + KeyStore + TokenStore + ReadingStore {
 /// # Errors
 /// [`Error::UnsupportedUrl`] for another scheme; database and migration errors.
 pub async fn open(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Store>> {
-    match url.scheme() {
-        "sqlite" => Ok(std::sync::Arc::new(SqliteStore::open(url).await?)),
-        "postgres" | "postgresql" => Ok(std::sync::Arc::new(PostgresStore::open(url).await?)),
-        _ => Err(Error::UnsupportedUrl(url.redacted())),
-    }
+    Ok(std::sync::Arc::new(SqlStore::open(url).await?))
 }

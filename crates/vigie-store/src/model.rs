@@ -6,7 +6,7 @@ use serde::Serialize;
 pub type Millis = i64;
 
 /// A customer organisation (`ORGANISATION_ID`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Organisation {
     /// The `ORGANISATION_ID`.
     pub id: String,
@@ -17,7 +17,7 @@ pub struct Organisation {
 }
 
 /// An anomaly-detection project of an organisation (`ML_PROJECT`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct MlProject {
     /// The owning organisation.
     pub org_id: String,
@@ -28,7 +28,7 @@ pub struct MlProject {
 }
 
 /// An application (OAuth2 confidential client), without its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Application {
     /// The `APPLICATION_ID` (OAuth2 `client_id`).
     pub id: String,
@@ -94,7 +94,7 @@ pub struct NewSigningKey {
 }
 
 /// A stored token-signing key.
-#[derive(Clone)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct SigningKeyRecord {
     /// Key id.
     pub kid: String,
@@ -138,15 +138,13 @@ pub struct NewRefreshFamily {
     pub now: Millis,
 }
 
-/// A request to exchange a refresh token for a new one.
+/// An atomic rotation of a refresh-token family, once the presented token was checked.
 #[derive(Debug, Clone)]
 pub struct RefreshRotation {
-    /// Hash of the presented refresh token.
-    pub presented_hash: Vec<u8>,
-    /// The authenticated application presenting it.
-    pub app_id: String,
-    /// Requested scope, if any; must be within the family's scope.
-    pub requested_scope: Option<String>,
+    /// The family of the presented token.
+    pub family_id: String,
+    /// The generation of the presented token.
+    pub presented_generation: i64,
     /// Hash of the refresh token to issue.
     pub new_hash: Vec<u8>,
     /// Expiry of the refresh token to issue.
@@ -158,30 +156,28 @@ pub struct RefreshRotation {
 }
 
 /// Result of [`crate::TokenStore::rotate_refresh_token`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RotationOutcome {
-    /// The new token is stored; its family grants `scope`.
-    Rotated {
-        /// The family's granted scope.
-        scope: String,
-    },
-    /// No such token, or it belongs to another application.
-    Unknown,
-    /// The token has expired.
-    Expired,
-    /// The token's family was revoked earlier.
+    /// The new token is stored, in the next generation (or, within the grace window,
+    /// beside the current one).
+    Rotated,
+    /// The family was revoked meanwhile (by a reuse elsewhere, the client or the
+    /// operator); nothing changed.
     Revoked,
-    /// The application is disabled.
-    ApplicationDisabled,
-    /// The requested scope exceeds the family's scope; nothing changed.
-    ScopeExceeded,
-    /// An already-rotated token was replayed after the grace window: the family is now revoked.
+    /// The presented token was already rotated, past the grace window: the family is
+    /// now revoked.
     ReuseDetected,
 }
 
-/// A stored refresh token, for introspection.
+/// A stored refresh token, with its family and application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenInfo {
+    /// Its family.
+    pub family_id: String,
+    /// Its generation within the family.
+    pub generation: i64,
+    /// Whether it is of the family's current generation.
+    pub current: bool,
     /// The application it is bound to.
     pub app_id: String,
     /// The family's granted scope.
@@ -192,8 +188,8 @@ pub struct RefreshTokenInfo {
     pub expires_at: Millis,
     /// Whether the family is revoked.
     pub revoked: bool,
-    /// Whether this token is of the family's current generation.
-    pub current: bool,
+    /// Whether its application is disabled.
+    pub application_disabled: bool,
 }
 
 /// Where readings go: one ML project of one organisation.

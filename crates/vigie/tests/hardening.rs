@@ -296,7 +296,11 @@ fn half_sent_requests_are_closed_and_the_server_keeps_answering() {
     let opened = Instant::now();
     let (_, closed) = read_until_closed(&mut idle_h2, Duration::from_secs(10));
     assert!(closed, "an idle h2c connection stayed open");
-    assert!(opened.elapsed() >= Duration::from_secs(2), "{:?}", opened.elapsed());
+    assert!(
+        opened.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        opened.elapsed()
+    );
 
     // A body that stops arriving gets 408 after the body timeout.
     let mut slow_body = connect_and_send(

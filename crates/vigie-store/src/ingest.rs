@@ -1,0 +1,612 @@
+//! Ingestion: one request's readings, scores and detection results written with a few
+//! multi-row statements per thousand rows. The request is planned before it reaches the
+//! writer (grouped by series, one row per key, label sets interned), so the writer's
+//! transaction only runs statements.
+
+use std::collections::{BTreeSet, HashMap};
+
+use sqlx::{AnyConnection, Row};
+
+use crate::dialect::Dialect;
+use crate::{
+    AnomalyEvent, Error, IngestBatch, IngestSummary, ProjectKey, Result, ScoredReading,
+    SeriesDetection,
+};
+
+/// Rows per multi-row statement: within both databases' parameter limits (6 per row).
+pub(crate) const CHUNK: usize = 1000;
+
+/// Series with at least this many rows in a request get chunks of their own (written
+/// without `RETURNING`); smaller ones share mixed chunks.
+const OWN_CHUNK_ROWS: usize = 64;
+
+/// Series ids the writer keeps (about 200 bytes each); past it the cache starts afresh.
+const SERIES_CACHE: usize = 20_000;
+
+/// Ids of series the writer has seen.
+pub(crate) type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
+
+/// One reading to write: its series (index into the job's series), time, value,
+/// precision, labels (index into the job's label sets) and score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct WriteRow {
+    series: usize,
+    time: i64,
+    value: f64,
+    precision: Option<f64>,
+    labels: Option<usize>,
+    score: Option<f64>,
+}
+
+/// Readings of one request, grouped by series, sorted by time, one row per key, with
+/// the detection results to store alongside.
+pub(crate) struct IngestJob {
+    project: ProjectKey,
+    /// (sensorId, valueName) of each series of the request.
+    series: Vec<(String, String)>,
+    /// Sorted by (series, time), unique per (series, time).
+    rows: Vec<WriteRow>,
+    /// The distinct label sets of the request, as stored.
+    label_sets: Vec<String>,
+    /// What the readings superseded within the request itself amount to.
+    superseded: IngestSummary,
+    /// Detection results, with the index of their series.
+    detection: Vec<(usize, SeriesDetection)>,
+}
+
+/// A set of labels as stored: `,a,b,`, so that a whole label is matched by `,label,`.
+fn stored_labels(labels: &[String]) -> String {
+    let mut text = String::with_capacity(labels.iter().map(|l| l.len() + 1).sum::<usize>() + 1);
+    text.push(',');
+    for label in labels {
+        text.push_str(label);
+        text.push(',');
+    }
+    text
+}
+
+/// The labels of a stored `,a,b,` text.
+pub(crate) fn labels_from_stored(text: Option<String>) -> Vec<String> {
+    text.map(|text| {
+        text.split(',')
+            .filter(|label| !label.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// The text a label filter looks for in stored labels.
+pub(crate) fn label_pattern(label: &str) -> String {
+    format!(",{label},")
+}
+
+impl IngestJob {
+    /// Groups readings by series and keeps, for each key, the last reading of the
+    /// request; a later reading of a key counts as unchanged or replaced relative to the
+    /// one before it, as if the readings had been stored one by one.
+    pub(crate) fn new(project: ProjectKey, batch: IngestBatch) -> Self {
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut series = Vec::new();
+        let mut rows = Vec::with_capacity(batch.readings.len());
+        let mut label_index: HashMap<String, usize> = HashMap::new();
+        let mut label_sets = Vec::new();
+        let mut series_of = |sensor_id: String, value_name: String| {
+            let next = series.len();
+            *index
+                .entry((sensor_id, value_name))
+                .or_insert_with_key(|key| {
+                    series.push(key.clone());
+                    next
+                })
+        };
+        for ScoredReading { reading, score } in batch.readings {
+            let at = series_of(reading.sensor_id, reading.value_name);
+            let labels = (!reading.labels.is_empty()).then(|| {
+                let next = label_sets.len();
+                *label_index
+                    .entry(stored_labels(&reading.labels))
+                    .or_insert_with_key(|text| {
+                        label_sets.push(text.clone());
+                        next
+                    })
+            });
+            rows.push(WriteRow {
+                series: at,
+                time: reading.time_us,
+                value: reading.value,
+                precision: reading.precision.map(f64::from),
+                labels,
+                score,
+            });
+        }
+        let detection = batch
+            .detection
+            .into_iter()
+            .map(|d| (series_of(d.sensor_id.clone(), d.value_name.clone()), d))
+            .collect();
+        // Stable: equal keys keep request order, so the last of each run wins, and each
+        // earlier reading of a run is compared with the one before it.
+        rows.sort_by_key(|row| (row.series, row.time));
+        let mut superseded = IngestSummary::default();
+        let mut unique: Vec<WriteRow> = Vec::with_capacity(rows.len());
+        for row in rows {
+            match unique.last_mut() {
+                Some(previous) if (previous.series, previous.time) == (row.series, row.time) => {
+                    if (previous.value, previous.precision, previous.labels)
+                        == (row.value, row.precision, row.labels)
+                    {
+                        superseded.unchanged += 1;
+                    } else {
+                        superseded.replaced += 1;
+                    }
+                    *previous = row;
+                }
+                _ => unique.push(row),
+            }
+        }
+        Self {
+            project,
+            series,
+            rows: unique,
+            label_sets,
+            superseded,
+            detection,
+        }
+    }
+}
+
+/// Splits sorted rows into chunks of at most [`CHUNK`] rows; a chunk holds one series,
+/// or several small ones.
+fn chunk_rows(rows: &[WriteRow]) -> Vec<&[WriteRow]> {
+    let mut chunks = Vec::new();
+    let mut mixed_start: Option<usize> = None;
+    let mut start = 0;
+    while start < rows.len() {
+        let series = rows[start].series;
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|row| row.series == series)
+                .count();
+        if end - start >= OWN_CHUNK_ROWS {
+            if let Some(mixed) = mixed_start.take() {
+                chunks.extend(rows[mixed..start].chunks(CHUNK));
+            }
+            chunks.extend(rows[start..end].chunks(CHUNK));
+        } else {
+            let mixed = *mixed_start.get_or_insert(start);
+            if end - mixed > CHUNK {
+                chunks.push(&rows[mixed..start]);
+                mixed_start = Some(start);
+            }
+        }
+        start = end;
+    }
+    if let Some(mixed) = mixed_start {
+        chunks.extend(rows[mixed..].chunks(CHUNK));
+    }
+    chunks
+}
+
+/// A multi-row statement of `rows` rows. Only full chunks' statements are kept prepared:
+/// each other row count is another statement text, and a prepared statement of a
+/// thousand rows takes hundreds of kilobytes in each connection's statement cache.
+pub(crate) fn bulk_query(
+    sql: &str,
+    rows: usize,
+) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(sql).persistent(rows == CHUNK)
+}
+
+/// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
+/// `returning`, the series of each inserted row is returned (for chunks that mix series).
+fn insert_sql(dialect: Dialect, rows: usize, returning: bool) -> String {
+    format!(
+        "INSERT INTO readings (series_id, time_us, value, precision, labels, score) VALUES {} \
+         ON CONFLICT (series_id, time_us) DO NOTHING{}",
+        dialect.values(rows, 6),
+        if returning {
+            " RETURNING series_id"
+        } else {
+            ""
+        }
+    )
+}
+
+/// Replaces the stored value, precision or labels of the rows whose key existed with
+/// another one.
+fn update_sql(dialect: Dialect, rows: usize) -> String {
+    format!(
+        "UPDATE readings SET value = v.column3, precision = v.column4, labels = v.column5, \
+           revision = readings.revision + 1 \
+         FROM (VALUES {}) AS v \
+         WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
+           AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4 \
+             OR readings.labels IS DISTINCT FROM v.column5)",
+        dialect.values(rows, 5)
+    )
+}
+
+/// Adds to each series' count and widens its date range (one row per series).
+fn series_stats_sql(dialect: Dialect, rows: usize) -> String {
+    format!(
+        "UPDATE series SET reading_count = reading_count + v.column2, \
+           first_time_us = CASE WHEN first_time_us IS NULL OR v.column3 < first_time_us THEN v.column3 ELSE first_time_us END, \
+           last_time_us = CASE WHEN last_time_us IS NULL OR v.column4 > last_time_us THEN v.column4 ELSE last_time_us END \
+         FROM (VALUES {}) AS v WHERE series.id = v.column1",
+        dialect.values(rows, 4)
+    )
+}
+
+/// Remembers the labels a series' readings carried (one row per series and label).
+fn series_labels_sql(dialect: Dialect, rows: usize) -> String {
+    format!(
+        "INSERT INTO series_labels (series_id, label) VALUES {} ON CONFLICT (series_id, label) DO NOTHING",
+        dialect.values(rows, 2)
+    )
+}
+
+/// Stores each series' detection progress and, when given, its detector checkpoint
+/// (one row per series). Progress never moves backwards: a stale writer (a detector
+/// that did not see the latest readings) changes nothing.
+fn detector_states_sql(dialect: Dialect, rows: usize) -> String {
+    const CURRENT: &str = "(scored_until_us IS NULL OR v.column3 >= scored_until_us)";
+    format!(
+        "UPDATE series SET \
+           detector_state = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column2 ELSE detector_state END, \
+           checkpoint_until_us = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column3 ELSE checkpoint_until_us END, \
+           scored_until_us = CASE WHEN {CURRENT} THEN v.column3 ELSE scored_until_us END \
+         FROM (VALUES {}) AS v WHERE series.id = v.column1",
+        dialect.values(rows, 3)
+    )
+}
+
+/// Creates or extends anomaly events, keyed by series and start.
+fn events_sql(dialect: Dialect, rows: usize) -> String {
+    format!(
+        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score) VALUES {} \
+         ON CONFLICT (series_id, start_us) DO UPDATE SET end_us = excluded.end_us, \
+            peak_us = excluded.peak_us, peak_score = excluded.peak_score",
+        dialect.values(rows, 5)
+    )
+}
+
+/// The statements of full chunks, built once per dialect: (insert, insert returning, update).
+fn full_chunk_statements(dialect: Dialect) -> &'static [String; 3] {
+    static SQLITE: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| statements(Dialect::Sqlite));
+    static POSTGRES: std::sync::LazyLock<[String; 3]> =
+        std::sync::LazyLock::new(|| statements(Dialect::Postgres));
+    fn statements(dialect: Dialect) -> [String; 3] {
+        [
+            insert_sql(dialect, CHUNK, false),
+            insert_sql(dialect, CHUNK, true),
+            update_sql(dialect, CHUNK),
+        ]
+    }
+    match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+    }
+}
+
+/// Turns a failed insert into the client's error: a unique key taken, or a parent missing.
+pub(crate) fn map_insert_error(
+    error: sqlx::Error,
+    what: impl FnOnce() -> String,
+    parent: (&'static str, &str),
+) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::AlreadyExists(what()),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound {
+            kind: parent.0,
+            id: parent.1.to_owned(),
+        },
+        _ => Error::Database(error),
+    }
+}
+
+/// The ids of a request's series, creating the new ones: from the cache, then with one
+/// lookup and one insert per thousand series missing from it.
+async fn series_ids(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    cache: &mut SeriesCache,
+    job: &IngestJob,
+) -> Result<Vec<i64>> {
+    let project = &job.project;
+    let mut ids: Vec<Option<i64>> = job
+        .series
+        .iter()
+        .map(|(sensor_id, value_name)| {
+            cache
+                .get(&(project.clone(), sensor_id.clone(), value_name.clone()))
+                .copied()
+        })
+        .collect();
+    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
+    if missing.is_empty() {
+        return Ok(ids.into_iter().flatten().collect());
+    }
+    if cache.len() + missing.len() > SERIES_CACHE {
+        cache.clear();
+    }
+    let index_of: HashMap<(&str, &str), usize> = missing
+        .iter()
+        .map(|&i| ((job.series[i].0.as_str(), job.series[i].1.as_str()), i))
+        .collect();
+    // Existing series, then the new ones; a series another server created meanwhile (a
+    // conflict, so not returned by the insert) is looked up once more.
+    for create in [false, true, false] {
+        let wanted: Vec<usize> = missing
+            .iter()
+            .copied()
+            .filter(|&i| ids[i].is_none())
+            .collect();
+        for chunk in wanted.chunks(CHUNK) {
+            let values = dialect.values(chunk.len(), 4);
+            let sql = if create {
+                format!(
+                    "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES {values}
+                     ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING
+                     RETURNING id, sensor_id, value_name"
+                )
+            } else {
+                format!(
+                    "SELECT s.id, s.sensor_id, s.value_name FROM (VALUES {values}) AS v
+                     JOIN series s ON s.org_id = v.column1 AND s.project_code = v.column2
+                       AND s.sensor_id = v.column3 AND s.value_name = v.column4"
+                )
+            };
+            let mut query = bulk_query(&sql, chunk.len());
+            for &i in chunk {
+                let (sensor_id, value_name) = &job.series[i];
+                query = query
+                    .bind(&project.org_id)
+                    .bind(&project.code)
+                    .bind(sensor_id)
+                    .bind(value_name);
+            }
+            let rows = query
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(|e| map_insert_error(e, || "series".into(), ("project", &project.code)))?;
+            for row in rows {
+                let sensor_id: String = row.try_get("sensor_id")?;
+                let value_name: String = row.try_get("value_name")?;
+                if let Some(&i) = index_of.get(&(sensor_id.as_str(), value_name.as_str())) {
+                    let id: i64 = row.try_get("id")?;
+                    ids[i] = Some(id);
+                    cache.insert((project.clone(), sensor_id, value_name), id);
+                }
+            }
+        }
+    }
+    ids.into_iter()
+        .map(|id| id.ok_or(Error::Database(sqlx::Error::RowNotFound)))
+        .collect()
+}
+
+/// Binds each row's series id, time, value, precision, labels and, for inserts, score.
+fn bind_rows<'q>(
+    sql: &'q str,
+    ids: &[i64],
+    label_sets: &'q [String],
+    chunk: &[WriteRow],
+    with_score: bool,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let mut query = bulk_query(sql, chunk.len());
+    for row in chunk {
+        let labels = row.labels.map(|index| label_sets[index].as_str());
+        query = query
+            .bind(ids[row.series])
+            .bind(row.time)
+            .bind(row.value)
+            .bind(row.precision)
+            .bind(labels);
+        if with_score {
+            query = query.bind(row.score);
+        }
+    }
+    query
+}
+
+/// Writes one request: an insert of the new keys, an update of the changed ones only
+/// when some keys already existed, the series statistics, labels and detection results.
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    cache: &mut SeriesCache,
+    job: &IngestJob,
+) -> Result<IngestSummary> {
+    let ids = series_ids(conn, dialect, cache, job).await?;
+    let full = full_chunk_statements(dialect);
+    let statement = |rows: usize, which: usize, build: &dyn Fn() -> String| {
+        if rows == CHUNK {
+            std::borrow::Cow::Borrowed(full[which].as_str())
+        } else {
+            std::borrow::Cow::Owned(build())
+        }
+    };
+    let mut summary = job.superseded;
+    let mut new_per_series = vec![0i64; ids.len()];
+    for chunk in chunk_rows(&job.rows) {
+        let single_series = chunk[0].series == chunk[chunk.len() - 1].series;
+        let inserted = if single_series {
+            let sql = statement(chunk.len(), 0, &|| insert_sql(dialect, chunk.len(), false));
+            let inserted = bind_rows(&sql, &ids, &job.label_sets, chunk, true)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            new_per_series[chunk[0].series] += inserted as i64;
+            inserted
+        } else {
+            let sql = statement(chunk.len(), 1, &|| insert_sql(dialect, chunk.len(), true));
+            let rows = bind_rows(&sql, &ids, &job.label_sets, chunk, true)
+                .fetch_all(&mut *conn)
+                .await?;
+            let index_of: HashMap<i64, usize> = ids
+                .iter()
+                .enumerate()
+                .map(|(index, &id)| (id, index))
+                .collect();
+            for row in &rows {
+                if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
+                    new_per_series[index] += 1;
+                }
+            }
+            rows.len() as u64
+        };
+        summary.new += inserted;
+        let existing = chunk.len() as u64 - inserted;
+        if existing > 0 {
+            let sql = statement(chunk.len(), 2, &|| update_sql(dialect, chunk.len()));
+            let replaced = bind_rows(&sql, &ids, &job.label_sets, chunk, false)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            summary.replaced += replaced;
+            summary.unchanged += existing - replaced;
+        }
+    }
+    // Rows are sorted by series then time: each series' first and last row bound it.
+    let mut stats = Vec::with_capacity(ids.len());
+    let mut start = 0;
+    while start < job.rows.len() {
+        let series = job.rows[start].series;
+        let end = start
+            + job.rows[start..]
+                .iter()
+                .take_while(|row| row.series == series)
+                .count();
+        stats.push((
+            ids[series],
+            new_per_series[series],
+            job.rows[start].time,
+            job.rows[end - 1].time,
+        ));
+        start = end;
+    }
+    for chunk in stats.chunks(CHUNK) {
+        let sql = series_stats_sql(dialect, chunk.len());
+        let mut query = bulk_query(&sql, chunk.len());
+        for &(id, new, first, last) in chunk {
+            query = query.bind(id).bind(new).bind(first).bind(last);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    if !job.label_sets.is_empty() {
+        let mut seen = BTreeSet::new();
+        for row in &job.rows {
+            if let Some(index) = row.labels {
+                for label in job.label_sets[index].split(',').filter(|l| !l.is_empty()) {
+                    seen.insert((ids[row.series], label));
+                }
+            }
+        }
+        let seen: Vec<(i64, &str)> = seen.into_iter().collect();
+        for chunk in seen.chunks(CHUNK) {
+            let sql = series_labels_sql(dialect, chunk.len());
+            let mut query = bulk_query(&sql, chunk.len());
+            for &(id, label) in chunk {
+                query = query.bind(id).bind(label);
+            }
+            query.execute(&mut *conn).await?;
+        }
+    }
+    for chunk in job.detection.chunks(CHUNK) {
+        let sql = detector_states_sql(dialect, chunk.len());
+        let mut query = bulk_query(&sql, chunk.len());
+        for (series, detection) in chunk {
+            query = query
+                .bind(ids[*series])
+                .bind(&detection.checkpoint)
+                .bind(detection.scored_until_us);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    let events: Vec<(i64, &AnomalyEvent)> = job
+        .detection
+        .iter()
+        .flat_map(|(series, d)| d.events.iter().map(|e| (ids[*series], e)))
+        .collect();
+    for chunk in events.chunks(CHUNK) {
+        let sql = events_sql(dialect, chunk.len());
+        let mut query = bulk_query(&sql, chunk.len());
+        for (series_id, event) in chunk {
+            query = query
+                .bind(series_id)
+                .bind(event.start_us)
+                .bind(event.end_us)
+                .bind(event.peak_us)
+                .bind(event.peak_score);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(sizes: &[usize]) -> Vec<WriteRow> {
+        sizes
+            .iter()
+            .enumerate()
+            .flat_map(|(series, &n)| {
+                (0..n).map(move |t| WriteRow {
+                    series,
+                    time: t as i64,
+                    value: 0.0,
+                    precision: None,
+                    labels: None,
+                    score: None,
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn large_series_get_their_own_chunks_and_small_ones_share() {
+        let rows = rows(&[3, 2, 2500, 1, 1, 70]);
+        let chunks: Vec<Vec<usize>> = chunk_rows(&rows)
+            .iter()
+            .map(|c| c.iter().map(|r| r.series).collect())
+            .collect();
+        let shapes: Vec<(usize, usize, usize)> = chunks
+            .iter()
+            .map(|c| (c[0], c[c.len() - 1], c.len()))
+            .collect();
+        assert_eq!(
+            shapes,
+            [
+                (0, 1, 5),
+                (2, 2, 1000),
+                (2, 2, 1000),
+                (2, 2, 500),
+                (3, 4, 2),
+                (5, 5, 70)
+            ]
+        );
+        assert_eq!(chunks.iter().map(Vec::len).sum::<usize>(), rows.len());
+    }
+
+    #[test]
+    fn many_small_series_are_packed_up_to_the_chunk_size() {
+        let rows = rows(&vec![10; 250]);
+        let chunks = chunk_rows(&rows);
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
+        assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 2500);
+        assert!(chunks.len() <= 4, "{}", chunks.len());
+    }
+
+    #[test]
+    fn labels_are_stored_between_separators() {
+        let labels = vec!["a".to_owned(), "line:2".to_owned()];
+        assert_eq!(stored_labels(&labels), ",a,line:2,");
+        assert_eq!(labels_from_stored(Some(stored_labels(&labels))), labels);
+        assert_eq!(labels_from_stored(None), Vec::<String>::new());
+    }
+}

@@ -1,0 +1,245 @@
+//! [`SqlStore`]: the storage traits on SQLite or PostgreSQL, through sqlx's `Any` driver
+//! so that one implementation serves both; connecting, migrating, and delegating each
+//! operation to the module of its concern.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::dialect::Dialect;
+use crate::ingest::IngestJob;
+use crate::writer::Writer;
+use crate::*;
+
+/// The store on either database; cheap to clone.
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+    writer: Writer,
+}
+
+/// Settings every SQLite connection gets: WAL with a full fsync at each commit (a
+/// reading is on disk before its push is answered), a wait rather than an error when
+/// another connection writes, and foreign keys enforced.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
+
+impl SqlStore {
+    /// Opens the database a URL names (`sqlite://…`, created with its folder if
+    /// needed, or `postgres://…`) and applies its migrations.
+    ///
+    /// # Errors
+    /// [`Error::UnsupportedUrl`] for another scheme; I/O, database and migration errors.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (dialect, pool) = match url.scheme() {
+            "sqlite" => (Dialect::Sqlite, open_sqlite(url).await?),
+            "postgres" | "postgresql" => {
+                let options = AnyConnectOptions::from_str(url.expose())?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?;
+                (Dialect::Postgres, pool)
+            }
+            _ => return Err(Error::UnsupportedUrl(url.redacted())),
+        };
+        match dialect {
+            Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self {
+            writer: Writer::start(pool.clone(), dialect),
+            pool,
+            dialect,
+        })
+    }
+}
+
+async fn open_sqlite(url: &DatabaseUrl) -> Result<AnyPool> {
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url.expose())?.create_if_missing(true);
+    if let Some(folder) = options.get_filename().parent()
+        && !folder.as_os_str().is_empty()
+        && !Path::new(folder).exists()
+    {
+        std::fs::create_dir_all(folder).map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
+    }
+    let options = AnyConnectOptions::from_url(&options.to_url_lossy())?;
+    Ok(AnyPoolOptions::new()
+        .max_connections(8)
+        .after_connect(|connection, _| {
+            Box::pin(async move {
+                connection.execute(SQLITE_PRAGMAS).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
+}
+
+#[async_trait]
+impl DirectoryStore for SqlStore {
+    async fn create_organisation(&self, name: &str, now: Millis) -> Result<Organisation> {
+        directory::create_organisation(&self.pool, name, now).await
+    }
+
+    async fn list_organisations(&self) -> Result<Vec<Organisation>> {
+        directory::list_organisations(&self.pool).await
+    }
+
+    async fn find_organisation_by_name(&self, name: &str) -> Result<Option<Organisation>> {
+        directory::find_organisation_by_name(&self.pool, name).await
+    }
+
+    async fn create_project(&self, org_id: &str, code: &str, now: Millis) -> Result<MlProject> {
+        directory::create_project(&self.pool, org_id, code, now).await
+    }
+
+    async fn list_projects(&self, org_id: Option<&str>) -> Result<Vec<MlProject>> {
+        directory::list_projects(&self.pool, org_id).await
+    }
+
+    async fn create_application(&self, new: NewApplication<'_>) -> Result<Application> {
+        directory::create_application(&self.pool, self.dialect, new).await
+    }
+
+    async fn list_applications(&self, org_id: Option<&str>) -> Result<Vec<Application>> {
+        directory::list_applications(&self.pool, org_id).await
+    }
+
+    async fn rotate_application_secret(
+        &self,
+        app_id: &str,
+        new_secret_hash: &[u8],
+        previous_valid_until: Millis,
+        _now: Millis,
+    ) -> Result<()> {
+        directory::rotate_application_secret(
+            &self.pool,
+            self.dialect,
+            app_id,
+            new_secret_hash,
+            previous_valid_until,
+        )
+        .await
+    }
+
+    async fn disable_application(&self, app_id: &str, now: Millis) -> Result<()> {
+        directory::disable_application(&self.pool, self.dialect, app_id, now).await
+    }
+
+    async fn load_credentials(&self) -> Result<Vec<ApplicationCredentials>> {
+        directory::load_credentials(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqlStore {
+    async fn rotate_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<()> {
+        keys::rotate_signing_key(&self.pool, self.dialect, key, now).await
+    }
+
+    async fn ensure_signing_key(&self, key: NewSigningKey, now: Millis) -> Result<bool> {
+        keys::ensure_signing_key(&self.pool, self.dialect, key, now).await
+    }
+
+    async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>> {
+        keys::list_signing_keys(&self.pool).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    async fn create_refresh_family(&self, family: NewRefreshFamily) -> Result<bool> {
+        self.writer.create_family(family).await
+    }
+
+    async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome> {
+        self.writer.rotate(rotation).await
+    }
+
+    async fn find_refresh_token(&self, hash: &[u8]) -> Result<Option<RefreshTokenInfo>> {
+        tokens::find_refresh_token(&self.pool, hash).await
+    }
+
+    async fn revoke_refresh_family(&self, hash: &[u8], app_id: &str, now: Millis) -> Result<bool> {
+        tokens::revoke_refresh_family(&self.pool, hash, app_id, now).await
+    }
+
+    async fn revoke_access_token(&self, jti: &str, app_id: &str, expires_at: Millis) -> Result<()> {
+        tokens::revoke_access_token(&self.pool, self.dialect, jti, app_id, expires_at).await
+    }
+
+    async fn load_revoked_access_tokens(&self, now: Millis) -> Result<Vec<String>> {
+        tokens::load_revoked_access_tokens(&self.pool, now).await
+    }
+}
+
+#[async_trait]
+impl ReadingStore for SqlStore {
+    async fn project_exists(&self, project: &ProjectKey) -> Result<bool> {
+        directory::project_exists(&self.pool, &project.org_id, &project.code).await
+    }
+
+    async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary> {
+        self.writer.ingest(IngestJob::new(project, batch)).await
+    }
+
+    async fn series_detections(
+        &self,
+        project: &ProjectKey,
+        series: &[(&str, &str)],
+    ) -> Result<Vec<StoredDetection>> {
+        queries::series_detections(&self.pool, self.dialect, project, series).await
+    }
+
+    async fn save_checkpoints(&self, checkpoints: Vec<EvictedCheckpoint>) -> Result<()> {
+        queries::save_checkpoints(&self.pool, self.dialect, &checkpoints).await
+    }
+
+    async fn scored_readings(
+        &self,
+        project: &ProjectKey,
+        sensor_id: &str,
+        value_name: &str,
+        after_us: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<ScoredPoint>> {
+        queries::scored_readings(&self.pool, project, sensor_id, value_name, after_us, limit).await
+    }
+
+    async fn list_anomalies(&self, query: &AnomalyQuery) -> Result<Vec<StoredAnomaly>> {
+        queries::list_anomalies(&self.pool, query).await
+    }
+
+    async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>> {
+        queries::read_readings(&self.pool, self.dialect, query).await
+    }
+
+    async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>> {
+        queries::list_series(&self.pool, self.dialect, query).await
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn generation(&self) -> Result<i64> {
+        directory::generation(&self.pool).await
+    }
+
+    fn backend(&self) -> &'static str {
+        self.dialect.name()
+    }
+}
