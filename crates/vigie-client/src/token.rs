@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret, SecretString};
-use vigie_proto::TokenResponse;
+use vigie_proto::{TokenForm, TokenRequest, TokenResponse};
 
 use crate::{ClientConfig, Error, Result, RetryPolicy, error, retry};
 
@@ -116,8 +116,11 @@ impl TokenManager {
             return Ok(());
         };
         let url = self.token_url.replace("/token", "/revoke");
-        let form = form(&[("token", &current.response.refresh_token)]);
-        let response = self.post_form(&url, form, retry).await?;
+        let form = TokenForm {
+            token: current.response.refresh_token.clone(),
+            token_type_hint: Some("refresh_token".into()),
+        };
+        let response = self.post_form(&url, &form, retry).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -161,11 +164,13 @@ impl TokenManager {
     /// or the server refuses it (expired, revoked, reused).
     async fn renew(&self, previous: Option<&Held>, retry: &RetryPolicy) -> Result<TokenResponse> {
         if let Some(previous) = previous {
-            let form = form(&[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &previous.response.refresh_token),
-            ]);
-            match self.grant(form, retry).await {
+            let request = TokenRequest::RefreshToken {
+                refresh_token: previous.response.refresh_token.clone(),
+                scope: None,
+                client_id: None,
+                client_secret: None,
+            };
+            match self.grant(&request, retry).await {
                 Err(Error::OAuth { body, .. }) => {
                     tracing::info!(
                         error = body.error.as_str(),
@@ -184,13 +189,17 @@ impl TokenManager {
     /// # Errors
     /// The token endpoint's refusal, or a network error after retries.
     pub async fn fresh_token(&self, retry: &RetryPolicy) -> Result<TokenResponse> {
-        self.grant("grant_type=client_credentials".into(), retry)
-            .await
+        let request = TokenRequest::ClientCredentials {
+            scope: None,
+            client_id: None,
+            client_secret: None,
+        };
+        self.grant(&request, retry).await
     }
 
-    async fn grant(&self, form: String, retry: &RetryPolicy) -> Result<TokenResponse> {
+    async fn grant(&self, request: &TokenRequest, retry: &RetryPolicy) -> Result<TokenResponse> {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self.post_form(&self.token_url, form, retry).await?;
+        let response = self.post_form(&self.token_url, request, retry).await?;
         error::json_or_problem(response).await
     }
 
@@ -199,7 +208,7 @@ impl TokenManager {
     async fn post_form(
         &self,
         url: &str,
-        form: String,
+        form: &impl serde::Serialize,
         retry: &RetryPolicy,
     ) -> Result<reqwest::Response> {
         retry::send(retry, || {
@@ -209,8 +218,7 @@ impl TokenManager {
                     &self.application_id,
                     Some(self.application_secret.expose_secret()),
                 )
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(form.clone())
+                .form(form)
         })
         .await
     }
@@ -221,13 +229,6 @@ fn jwt_expiry(token: &str) -> Option<Duration> {
     let payload = URL_SAFE_NO_PAD.decode(token.split('.').nth(1)?).ok()?;
     let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
     Some(Duration::from_secs(claims.get("exp")?.as_u64()?))
-}
-
-/// An `application/x-www-form-urlencoded` body.
-fn form(pairs: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
-        .finish()
 }
 
 #[cfg(test)]
@@ -245,10 +246,39 @@ mod tests {
     }
 
     #[test]
-    fn form_encoding_escapes_reserved_bytes() {
-        let body = form(&[("token", "a+b/c=d_~&x")]);
-        assert_eq!(body, "token=a%2Bb%2Fc%3Dd_%7E%26x");
-        let decoded: Vec<_> = form_urlencoded::parse(body.as_bytes()).collect();
-        assert_eq!(decoded, [("token".into(), "a+b/c=d_~&x".into())]);
+    fn token_requests_are_encoded_as_the_documented_forms() {
+        let body = |request: &TokenRequest| {
+            let request = reqwest::Client::new()
+                .post("http://vigie.test/v0/oauth2/token")
+                .form(request)
+                .build()
+                .unwrap();
+            assert_eq!(
+                request.headers()["content-type"],
+                "application/x-www-form-urlencoded"
+            );
+            String::from_utf8(request.body().unwrap().as_bytes().unwrap().to_vec()).unwrap()
+        };
+        let fresh = TokenRequest::ClientCredentials {
+            scope: None,
+            client_id: None,
+            client_secret: None,
+        };
+        assert_eq!(body(&fresh), "grant_type=client_credentials");
+        let renewal = TokenRequest::RefreshToken {
+            refresh_token: "a+b/c=d_~&x".into(),
+            scope: Some("data".into()),
+            client_id: None,
+            client_secret: None,
+        };
+        assert_eq!(
+            body(&renewal),
+            "grant_type=refresh_token&refresh_token=a%2Bb%2Fc%3Dd_%7E%26x&scope=data"
+        );
+        let decoded: std::collections::HashMap<String, String> =
+            form_urlencoded::parse(body(&renewal).as_bytes())
+                .into_owned()
+                .collect();
+        assert_eq!(TokenRequest::from_parameters(decoded), Ok(renewal));
     }
 }

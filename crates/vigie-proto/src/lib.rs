@@ -27,27 +27,157 @@ pub struct TokenResponse {
     pub refresh_token_expiration_date: String,
 }
 
-/// The form body of the token endpoint (`application/x-www-form-urlencoded`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-pub struct TokenRequest {
-    /// `client_credentials` or `refresh_token`.
-    pub grant_type: String,
-    /// The refresh token, for `grant_type=refresh_token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    /// Requested scope, space separated; at most the application's (`data`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    /// The client id, when not sent with HTTP Basic.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// The client secret, when not sent with HTTP Basic.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_secret: Option<String>,
+/// The body of the token endpoint: a form (`application/x-www-form-urlencoded`, RFC
+/// 6749) or a JSON object with the same parameters. The client id and secret appear
+/// only when the client does not authenticate with HTTP Basic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case")]
+pub enum TokenRequest {
+    /// A new access token and refresh-token family for the client itself.
+    ClientCredentials {
+        /// Requested scope, space separated; at most the application's (`data`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// The client id, when not sent with HTTP Basic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// The client secret, when not sent with HTTP Basic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_secret: Option<String>,
+    },
+    /// A renewal with a refresh token.
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: String,
+        /// Requested scope, space separated; at most the scope first granted.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+        /// The client id, when not sent with HTTP Basic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        /// The client secret, when not sent with HTTP Basic.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_secret: Option<String>,
+    },
 }
 
-/// The form body of the revocation and introspection endpoints.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+/// Why a token request's parameters do not make a [`TokenRequest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRequestError {
+    /// No `grant_type`.
+    #[error("missing grant_type")]
+    MissingGrantType,
+    /// A grant type other than the two supported.
+    #[error("grant_type {0:?} is not supported; use client_credentials or refresh_token")]
+    UnsupportedGrantType(String),
+    /// `grant_type=refresh_token` without `refresh_token`.
+    #[error("missing refresh_token")]
+    MissingRefreshToken,
+}
+
+impl TokenRequest {
+    /// The request from its parameters (decoded from a form or JSON, empty ones left
+    /// out); parameters it does not know are ignored (RFC 6749 §3.2).
+    ///
+    /// # Errors
+    /// A [`TokenRequestError`] naming what is missing or unsupported.
+    pub fn from_parameters(
+        mut parameters: std::collections::HashMap<String, String>,
+    ) -> Result<Self, TokenRequestError> {
+        let grant_type = parameters
+            .remove("grant_type")
+            .ok_or(TokenRequestError::MissingGrantType)?;
+        let scope = parameters.remove("scope");
+        let client_id = parameters.remove("client_id");
+        let client_secret = parameters.remove("client_secret");
+        match grant_type.as_str() {
+            "client_credentials" => Ok(Self::ClientCredentials {
+                scope,
+                client_id,
+                client_secret,
+            }),
+            "refresh_token" => Ok(Self::RefreshToken {
+                refresh_token: parameters
+                    .remove("refresh_token")
+                    .ok_or(TokenRequestError::MissingRefreshToken)?,
+                scope,
+                client_id,
+                client_secret,
+            }),
+            _ => Err(TokenRequestError::UnsupportedGrantType(
+                grant_type.chars().take(64).collect(),
+            )),
+        }
+    }
+
+    /// The grant type, as on the wire.
+    pub fn grant_type(&self) -> &'static str {
+        match self {
+            Self::ClientCredentials { .. } => "client_credentials",
+            Self::RefreshToken { .. } => "refresh_token",
+        }
+    }
+
+    /// The requested scope, if any.
+    pub fn scope(&self) -> Option<&str> {
+        match self {
+            Self::ClientCredentials { scope, .. } | Self::RefreshToken { scope, .. } => {
+                scope.as_deref()
+            }
+        }
+    }
+
+    /// The client id and secret sent in the body, if any.
+    pub fn body_credentials(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Self::ClientCredentials {
+                client_id,
+                client_secret,
+                ..
+            }
+            | Self::RefreshToken {
+                client_id,
+                client_secret,
+                ..
+            } => (client_id.as_deref(), client_secret.as_deref()),
+        }
+    }
+}
+
+/// Authorization-server metadata (RFC 8414), served at
+/// `/.well-known/oauth-authorization-server`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuthorizationServerMetadata {
+    /// The issuer, the tokens' `iss`.
+    pub issuer: String,
+    /// The token endpoint.
+    pub token_endpoint: String,
+    /// The JSON Web Key Set.
+    pub jwks_uri: String,
+    /// The revocation endpoint (RFC 7009).
+    pub revocation_endpoint: String,
+    /// The introspection endpoint (RFC 7662).
+    pub introspection_endpoint: String,
+    /// `client_credentials` and `refresh_token`.
+    pub grant_types_supported: Vec<String>,
+    /// None: there is no authorization endpoint.
+    pub response_types_supported: Vec<String>,
+    /// The scopes applications may be granted.
+    pub scopes_supported: Vec<String>,
+    /// How clients authenticate at the token endpoint.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// How clients authenticate at the revocation endpoint.
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// How clients authenticate at the introspection endpoint.
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
+    /// None: no client authenticates with a signed JWT.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// The algorithm access tokens are signed with.
+    pub access_token_signing_alg_values_supported: Vec<String>,
+}
+
+/// The body of the revocation and introspection endpoints (a form, or JSON).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenForm {
     /// The token to revoke or introspect.
     pub token: String,

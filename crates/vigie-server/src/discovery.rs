@@ -3,10 +3,9 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigie_proto::JwkSet;
+use vigie_proto::{AuthorizationServerMetadata, JwkSet};
 
 use crate::AppState;
 
@@ -35,26 +34,27 @@ async fn jwks_get(State(state): State<AppState>) -> Response {
 
 /// Authorization-server metadata (RFC 8414).
 #[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
-    responses((status = 200, description = "RFC 8414 metadata", body = Object)))]
+    responses((status = 200, description = "RFC 8414 metadata", body = AuthorizationServerMetadata)))]
 async fn metadata_get(State(state): State<AppState>) -> Response {
     let issuer = &state.auth.config().issuer;
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
-    let mut response = axum::Json(json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{issuer}/v0/oauth2/token"),
-        "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-        "revocation_endpoint": format!("{issuer}/v0/oauth2/revoke"),
-        "introspection_endpoint": format!("{issuer}/v0/oauth2/introspect"),
-        "grant_types_supported": ["client_credentials", "refresh_token"],
-        "response_types_supported": [],
-        "scopes_supported": ["data"],
-        "token_endpoint_auth_methods_supported": auth_methods,
-        "revocation_endpoint_auth_methods_supported": auth_methods,
-        "introspection_endpoint_auth_methods_supported": auth_methods,
-        "token_endpoint_auth_signing_alg_values_supported": [],
-        "access_token_signing_alg_values_supported": [vigie_auth::jwt::ALGORITHM_NAME],
-    }))
-    .into_response();
+    let strings = |values: &[&str]| values.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+    let auth_methods = strings(&["client_secret_basic", "client_secret_post"]);
+    let metadata = AuthorizationServerMetadata {
+        issuer: issuer.clone(),
+        token_endpoint: format!("{issuer}/v0/oauth2/token"),
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        revocation_endpoint: format!("{issuer}/v0/oauth2/revoke"),
+        introspection_endpoint: format!("{issuer}/v0/oauth2/introspect"),
+        grant_types_supported: strings(&["client_credentials", "refresh_token"]),
+        response_types_supported: Vec::new(),
+        scopes_supported: strings(&["data"]),
+        token_endpoint_auth_methods_supported: auth_methods.clone(),
+        revocation_endpoint_auth_methods_supported: auth_methods.clone(),
+        introspection_endpoint_auth_methods_supported: auth_methods,
+        token_endpoint_auth_signing_alg_values_supported: Vec::new(),
+        access_token_signing_alg_values_supported: strings(&[vigie_auth::jwt::ALGORITHM_NAME]),
+    };
+    let mut response = axum::Json(metadata).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(JWKS_MAX_AGE),

@@ -16,7 +16,8 @@ use utoipa_axum::routes;
 use vigie_auth::basic::form_decode;
 use vigie_auth::{AuthenticatedClient, ClientCredentials};
 use vigie_proto::{
-    IntrospectionResponse, OAuthErrorBody, OAuthErrorCode, TokenForm, TokenRequest, TokenResponse,
+    IntrospectionResponse, OAuthErrorBody, OAuthErrorCode, TokenForm, TokenRequest,
+    TokenRequestError, TokenResponse,
 };
 
 use crate::AppState;
@@ -60,36 +61,38 @@ pub fn router() -> OpenApiRouter<AppState> {
 )]
 async fn token_post(State(state): State<AppState>, request: Request) -> Response {
     let outcome = async {
-        let (form, client) = read_authenticated_form(&state, request).await?;
-        let grant_type = form
-            .get("grant_type")
-            .ok_or_else(|| OAuthError::invalid_request("missing grant_type"))?;
-        let scope = form.get("scope").map(String::as_str);
-        match grant_type.as_str() {
-            "client_credentials" => Ok(state.auth.grant_client_credentials(&client, scope).await?),
-            "refresh_token" => {
-                let refresh_token = form
-                    .get("refresh_token")
-                    .ok_or_else(|| OAuthError::invalid_request("missing refresh_token"))?;
-                Ok(state
+        let (parameters, client) = read_authenticated_form(&state, request).await?;
+        let request = TokenRequest::from_parameters(parameters).map_err(|error| {
+            let code = match error {
+                TokenRequestError::UnsupportedGrantType(_) => OAuthErrorCode::UnsupportedGrantType,
+                _ => OAuthErrorCode::InvalidRequest,
+            };
+            OAuthError::new(code, error.to_string())
+        })?;
+        let response = match &request {
+            TokenRequest::ClientCredentials { scope, .. } => {
+                state
                     .auth
-                    .grant_refresh_token(&client, refresh_token, scope)
-                    .await?)
+                    .grant_client_credentials(&client, scope.as_deref())
+                    .await?
             }
-            other => Err(OAuthError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                format!(
-                    "grant_type {:?} is not supported; use client_credentials or refresh_token",
-                    truncate(other)
-                ),
-            )),
-        }
-        .map(|response| (grant_type.clone(), response))
+            TokenRequest::RefreshToken {
+                refresh_token,
+                scope,
+                ..
+            } => {
+                state
+                    .auth
+                    .grant_refresh_token(&client, refresh_token, scope.as_deref())
+                    .await?
+            }
+        };
+        Ok::<_, OAuthError>((request.grant_type(), response))
     }
     .await;
     match outcome {
         Ok((grant_type, response)) => {
-            state.metrics.token_issued(&grant_type);
+            state.metrics.token_issued(grant_type);
             let mut response = axum::Json(response).into_response();
             no_store(response.headers_mut());
             response
@@ -123,8 +126,8 @@ async fn revoke_post(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (token, client) = read_token_form(&state, request).await?;
-    state.auth.revoke(&client, &token).await?;
+    let (form, client) = read_token_form(&state, request).await?;
+    state.auth.revoke(&client, &form.token).await?;
     let mut response = StatusCode::OK.into_response();
     no_store(response.headers_mut());
     Ok(response)
@@ -152,8 +155,9 @@ async fn introspect_post(
     State(state): State<AppState>,
     request: Request,
 ) -> Result<Response, OAuthError> {
-    let (token, client) = read_token_form(&state, request).await?;
-    let mut response = axum::Json(state.auth.introspect(&client, &token).await?).into_response();
+    let (form, client) = read_token_form(&state, request).await?;
+    let mut response =
+        axum::Json(state.auth.introspect(&client, &form.token).await?).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }
@@ -168,19 +172,22 @@ fn no_store(headers: &mut HeaderMap) {
 async fn read_token_form(
     state: &AppState,
     request: Request,
-) -> Result<(String, AuthenticatedClient), OAuthError> {
-    let (form, client) = read_authenticated_form(state, request).await?;
-    let token = form
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("missing token"))?;
-    Ok((token.to_owned(), client))
+) -> Result<(TokenForm, AuthenticatedClient), OAuthError> {
+    let (mut parameters, client) = read_authenticated_form(state, request).await?;
+    let form = TokenForm {
+        token: parameters
+            .remove("token")
+            .ok_or_else(|| OAuthError::invalid_request("missing token"))?,
+        token_type_hint: parameters.remove("token_type_hint"),
+    };
+    Ok((form, client))
 }
 
 /// Reads the parameters (form or JSON) and authenticates the client by exactly one method.
 async fn read_authenticated_form(
     state: &AppState,
     request: Request,
-) -> Result<(Form, AuthenticatedClient), OAuthError> {
+) -> Result<(Parameters, AuthenticatedClient), OAuthError> {
     let address = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -192,14 +199,8 @@ async fn read_authenticated_form(
     Ok((form, client))
 }
 
-/// The request's parameters, from a form or a JSON body; empty values count as absent.
-pub(crate) struct Form(HashMap<String, String>);
-
-impl Form {
-    fn get(&self, name: &str) -> Option<&String> {
-        self.0.get(name)
-    }
-}
+/// A request's parameters, from a form or a JSON body; empty values count as absent.
+type Parameters = HashMap<String, String>;
 
 /// How the parameters of an OAuth2 request are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +216,7 @@ async fn read_form(
     headers: &HeaderMap,
     body: Body,
     deadline: Duration,
-) -> Result<Form, OAuthError> {
+) -> Result<Parameters, OAuthError> {
     let encoding = match body::media_type(headers).as_str() {
         "application/x-www-form-urlencoded" => Encoding::Form,
         "application/json" => Encoding::Json,
@@ -238,8 +239,8 @@ async fn read_form(
             })
         })?;
     match encoding {
-        Encoding::Form => parse_form(&bytes).map(Form),
-        Encoding::Json => parse_json_parameters(&bytes).map(Form),
+        Encoding::Form => parse_form(&bytes),
+        Encoding::Json => parse_json_parameters(&bytes),
     }
 }
 
@@ -338,7 +339,10 @@ fn truncate(text: &str) -> String {
 }
 
 /// Finds the client credentials: HTTP Basic or `client_id`/`client_secret` in the body, not both.
-fn client_credentials(headers: &HeaderMap, form: &Form) -> Result<ClientCredentials, OAuthError> {
+fn client_credentials(
+    headers: &HeaderMap,
+    form: &Parameters,
+) -> Result<ClientCredentials, OAuthError> {
     let body_id = form.get("client_id");
     let body_secret = form.get("client_secret");
     let mut authorizations = headers.get_all(header::AUTHORIZATION).iter();
