@@ -70,7 +70,7 @@ fn main() {
         for s in &series {
             let mut d = SeriesDetector::new(&config);
             for &(t, v) in s {
-                sum += d.score(black_box(t), black_box(v));
+                sum += d.score(&config, black_box(t), black_box(v));
             }
         }
         sum

@@ -22,8 +22,9 @@
 
 use std::time::Instant;
 
-use vigie_detect::detector::{DetectorConfig, score_series};
+use vigie_detect::detector::DetectorConfig;
 use vigie_detect::nab::corpus::{Corpus, repository_corpus_dir};
+use vigie_detect::nab::evaluate::score_series;
 use vigie_detect::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, ThresholdSearch};
 use vigie_detect::nab::series::LabelledSeries;
 
@@ -207,7 +208,7 @@ fn diag() {
             let mut f = vec![];
             let out = series_points(s)
                 .map(|(t, v)| {
-                    let x = d.score(t, v);
+                    let x = d.score(&config, t, v);
                     f.push(d.last_feature().map_or(0, |f| f as u8 + 1));
                     x
                 })
@@ -292,7 +293,7 @@ fn dump() {
         .expect("no such series");
     let mut d = vigie_detect::detector::SeriesDetector::new(&config);
     for (i, (t, v)) in series_points(s).enumerate() {
-        let x = d.score(t, v);
+        let x = d.score(&config, t, v);
         if (from..to).contains(&i) {
             let w = if s.windows().iter().any(|w| w.contains(i)) {
                 "W"

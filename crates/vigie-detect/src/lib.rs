@@ -3,8 +3,7 @@
 //!
 //! It holds two things:
 //!
-//! * the streaming detector (module `detector`, added separately), which turns
-//!   readings into anomaly scores in `[0, 1]`;
+//! * the streaming [`detector`], which turns readings into anomaly scores in `[0, 1]`;
 //! * [`nab`], a scorer that reproduces the published results of the
 //!   [Numenta Anomaly Benchmark](https://github.com/numenta/NAB) (NAB), so that the
 //!   detector is judged by the same rules as the published detectors, and so that a

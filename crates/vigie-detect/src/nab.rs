@@ -17,11 +17,13 @@
 //!
 //! Modules: [`series`] (labelled series and windows), [`format`](mod@format) (parsing the simple
 //! customer formats and NAB's label JSON), [`score`] (the pure scoring rules and the
-//! threshold optimisation) and [`corpus`] (the only module doing file I/O: loading the
-//! NAB corpus, detector results and customer files).
+//! threshold optimisation), [`corpus`] (the only module doing file I/O: loading the
+//! NAB corpus, detector results and customer files) and [`evaluate`] (running the
+//! detector over a corpus and scoring it).
 
 pub mod corpus;
 mod error;
+pub mod evaluate;
 pub mod format;
 pub mod score;
 pub mod series;

@@ -1,7 +1,7 @@
 //! Regression test: the default detector's NAB scores must not fall.
 //!
-//! Runs [`vigie_detect::detector::evaluate_nab`] with the default configuration over the
-//! NAB corpus (`../shared/data/nab` from the repository root, or `VIGIE_NAB_DIR`) and
+//! Runs [`vigie_detect::nab::evaluate::evaluate_nab`] with the default configuration
+//! over the NAB corpus (`../shared/data/nab` from the repository root, or `VIGIE_NAB_DIR`) and
 //! checks each profile's normalised score against the score achieved when the default
 //! was tuned, minus [`TOLERANCE`], and against the detector's [`TARGETS`]. Without the corpus the test prints a note and passes,
 //! except under CI (`CI` set), where it must run.
@@ -14,8 +14,9 @@
 
 use std::time::Instant;
 
-use vigie_detect::detector::{DetectorConfig, evaluate_nab};
+use vigie_detect::detector::DetectorConfig;
 use vigie_detect::nab::corpus::Corpus;
+use vigie_detect::nab::evaluate::evaluate_nab;
 
 mod common;
 use common::corpus_dir;

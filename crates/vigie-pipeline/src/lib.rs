@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
-use vigie_detect::detector::{DetectorConfig, SeriesDetector};
+use vigie_detect::detector::{DetectorConfig, RestoreError, SeriesDetector};
 use vigie_proto::readings::ValidReading;
 use vigie_store::{
     AnomalyEvent, EvictedCheckpoint, IngestBatch, IngestSummary, ProjectKey, ScoredPoint,
@@ -47,8 +47,9 @@ const ALLOCATION_OVERHEAD_BYTES: usize = 16;
 pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 
 /// Readings a reloaded detector replays at most: without a usable checkpoint (none,
-/// or one written by an incompatible detector version) and with more scored readings
-/// than this, a new detector learns from this many of the latest ones.
+/// one written by an incompatible detector version, or one learnt with another
+/// detector configuration) and with more scored readings than this, a new detector
+/// learns from this many of the latest ones.
 const WARM_UP_READINGS: u32 = 10_000;
 
 /// Settings of detection in the service.
@@ -145,13 +146,13 @@ impl Slot {
             }
             let mut state = Box::new(SeriesState::new(config));
             for &(time_ms, value) in points.iter() {
-                state.detector.score(time_ms, value);
+                state.detector.score(&config.detector, time_ms, value);
             }
             self.model = Model::Ready(state);
         }
         match &mut self.model {
             Model::Ready(state) => {
-                let score = state.detector.score(time_ms, value);
+                let score = state.detector.score(&config.detector, time_ms, value);
                 state.open_event = next_event(state.open_event, time_us, score, config.threshold);
                 score
             }
@@ -192,6 +193,15 @@ impl SeriesState {
             detector: SeriesDetector::new(&config.detector),
             open_event: None,
         }
+    }
+
+    /// Reads a checkpoint back, for the running detector configuration. Checkpoints of
+    /// every detector format read, those written before the format was versioned
+    /// included; one learnt with another configuration is refused.
+    fn restore(checkpoint: &str, config: &DetectorConfig) -> Result<Self, RestoreError> {
+        let mut state: Self = serde_json::from_str(checkpoint)?;
+        state.detector = state.detector.restore(config)?;
+        Ok(state)
     }
 }
 
@@ -526,11 +536,16 @@ impl Pipeline {
         if stored.scored_until_us.is_none() {
             return Ok(slot);
         }
-        let checkpoint = match stored.checkpoint.as_deref().map(serde_json::from_str) {
+        let checkpoint = stored
+            .checkpoint
+            .as_deref()
+            .map(|checkpoint| SeriesState::restore(checkpoint, &self.config.detector));
+        let checkpoint = match checkpoint {
             Some(Ok(state)) => Some(state),
             Some(Err(error)) => {
-                // Written by an incompatible detector version: learn again rather than refuse data.
-                tracing::warn!(%error, sensor_id, value_name, "stored detector checkpoint is unreadable; a new detector learns from the latest readings");
+                // Written by an incompatible detector version, or learnt with another
+                // configuration: learn again rather than refuse data.
+                tracing::warn!(%error, sensor_id, value_name, "stored detector checkpoint is unusable; a new detector learns from the latest readings");
                 None
             }
             None => None,
@@ -576,9 +591,11 @@ impl Pipeline {
     /// the scores they were given.
     fn replay(&self, state: &mut SeriesState, points: &[ScoredPoint]) {
         for point in points {
-            state
-                .detector
-                .score(point.time_us.div_euclid(1000), point.value);
+            state.detector.score(
+                &self.config.detector,
+                point.time_us.div_euclid(1000),
+                point.value,
+            );
             state.open_event = next_event(
                 state.open_event,
                 point.time_us,
@@ -661,5 +678,57 @@ impl Pipeline {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A detector state written before the detector's state was versioned, with the
+    /// scores that detector then gave: see `vigie-detect/tests/legacy_state.rs`.
+    const LEGACY_DETECTOR: &str =
+        include_str!("../../vigie-detect/tests/fixtures/legacy_detector.json");
+    const LEGACY_READINGS: &str =
+        include_str!("../../vigie-detect/tests/fixtures/legacy_readings.csv");
+
+    #[test]
+    fn a_checkpoint_written_before_the_detector_format_was_versioned_resumes() {
+        let config = DetectionConfig::default();
+        let event = r#"{"start_us":1,"end_us":2,"peak_us":2,"peak_score":0.5}"#;
+        let checkpoint = format!(r#"{{"detector":{LEGACY_DETECTOR},"open_event":{event}}}"#);
+        let mut state = SeriesState::restore(&checkpoint, &config.detector).unwrap();
+        assert_eq!(state.open_event.map(|e| e.peak_us), Some(2));
+        for line in LEGACY_READINGS.lines().skip(1 + 3_000) {
+            let fields: Vec<&str> = line.split(',').collect();
+            let (time_ms, value, expected): (i64, f64, f64) = (
+                fields[0].parse().unwrap(),
+                fields[1].parse().unwrap(),
+                fields[2].parse().unwrap(),
+            );
+            let score = state.detector.score(&config.detector, time_ms, value);
+            assert_eq!(score.to_bits(), expected.to_bits(), "at {time_ms}");
+        }
+        // Written again, it reads back the same; under another detector
+        // configuration it is refused (and relearnt by `load`).
+        let json = serde_json::to_string(&state).unwrap();
+        let back = SeriesState::restore(&json, &config.detector).unwrap();
+        assert_eq!(back.detector, state.detector);
+        let other = DetectorConfig {
+            refractory: 100,
+            ..DetectorConfig::default()
+        };
+        assert!(matches!(
+            SeriesState::restore(&json, &other),
+            Err(RestoreError::OtherConfig { .. })
+        ));
+        assert!(matches!(
+            SeriesState::restore(&checkpoint, &other),
+            Err(RestoreError::OtherConfig { .. })
+        ));
+        assert!(matches!(
+            SeriesState::restore(r#"{"format": "of another version"}"#, &config.detector),
+            Err(RestoreError::Unreadable(_))
+        ));
     }
 }

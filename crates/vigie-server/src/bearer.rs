@@ -4,8 +4,8 @@
 //! `error="insufficient_scope"`.
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
 use vigie_auth::jwt::AccessClaims;
 
 use crate::AppState;
@@ -20,32 +20,13 @@ impl Bearer {
     ///
     /// # Errors
     /// 403 `insufficient_scope` otherwise.
-    pub fn require_scope(self, scope: &str) -> Result<AccessClaims, ApiError> {
+    pub fn require_scope(self, scope: &'static str) -> Result<AccessClaims, ApiError> {
         if self.0.has_scope(scope) {
             Ok(self.0)
         } else {
-            let challenge =
-                format!(r#"Bearer realm="vigie", error="insufficient_scope", scope="{scope}""#);
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!("this request needs a token with scope {scope:?}"),
-            )
-            .with_header(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_str(&challenge).expect("ASCII challenge"),
-            ))
+            Err(ApiError::InsufficientScope(scope))
         }
     }
-}
-
-fn invalid_token(description: &str) -> ApiError {
-    let challenge = format!(
-        r#"Bearer realm="vigie", error="invalid_token", error_description="{description}""#
-    );
-    ApiError::new(StatusCode::UNAUTHORIZED, description).with_header(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_str(&challenge).expect("ASCII challenge"),
-    )
 }
 
 impl FromRequestParts<AppState> for Bearer {
@@ -57,14 +38,7 @@ impl FromRequestParts<AppState> for Bearer {
     ) -> Result<Self, Self::Rejection> {
         let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
         let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "this request needs a bearer access token",
-            )
-            .with_header(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(r#"Bearer realm="vigie""#),
-            ));
+            return Err(ApiError::MissingToken);
         };
         let token = value
             .to_str()
@@ -74,13 +48,15 @@ impl FromRequestParts<AppState> for Bearer {
             .map(|(_, token)| token.trim())
             .filter(|token| !token.is_empty())
             .ok_or_else(|| {
-                invalid_token("the Authorization header must be 'Bearer <access token>'")
+                ApiError::InvalidToken(
+                    "the Authorization header must be 'Bearer <access token>'".into(),
+                )
             })?;
         match state.auth.verify_access_token(token) {
             Ok(claims) => Ok(Self(claims)),
             Err(rejection) => {
                 state.metrics.bearer_rejected();
-                Err(invalid_token(&rejection.to_string()))
+                Err(ApiError::InvalidToken(rejection.to_string()))
             }
         }
     }

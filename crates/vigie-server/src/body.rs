@@ -64,3 +64,20 @@ pub fn media_type(headers: &HeaderMap) -> String {
         .trim()
         .to_ascii_lowercase()
 }
+
+/// Decompresses a gzip body, stopping as soon as the output passes `limit`.
+///
+/// # Errors
+/// [`BodyError::TooLarge`] past the limit, [`BodyError::Unreadable`] for corrupt data.
+pub fn gunzip(compressed: &[u8], limit: usize) -> Result<Vec<u8>, BodyError> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| BodyError::Unreadable)?;
+    if out.len() > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(out)
+}

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -45,7 +44,7 @@ pub struct AppState {
     /// The storage.
     pub store: Arc<dyn Store>,
     /// ML projects known to exist.
-    pub projects: Arc<data::KnownProjects>,
+    pub projects: Arc<extract::KnownProjects>,
     /// Detection and storage of pushed readings.
     pub pipeline: Arc<vigie_pipeline::Pipeline>,
     /// Longest a request's body may take to arrive.
@@ -160,10 +159,8 @@ pub fn router(state: AppState) -> Router {
     routes
         .route(OPENAPI_PATH, serve_document.clone())
         .route(OPENAPI_PATH_PUBLIC, serve_document)
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not accept this method")
-        })
+        .fallback(|| async { ApiError::NotFound("no such endpoint") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record_latency))
         .layer(
             // Only method and path are recorded: never headers, query strings or bodies,
@@ -180,7 +177,7 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(CatchPanicLayer::custom(|_panic| {
             tracing::error!("a request handler panicked");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the server could not complete the request").into_response()
+            ApiError::Internal.into_response()
         }))
         .with_state(state)
 }

@@ -1,7 +1,7 @@
 //! Operations endpoints: liveness, readiness (the store answers) and metrics.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,15 +40,9 @@ async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError>
         }
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: storage unreachable");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage is unreachable",
-            ))
+            Err(ApiError::Unavailable("storage is unreachable"))
         }
-        Err(_) => Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage did not answer within 2 s",
-        )),
+        Err(_) => Err(ApiError::Unavailable("storage did not answer within 2 s")),
     }
 }
 

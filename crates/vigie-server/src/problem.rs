@@ -95,50 +95,103 @@ impl IntoResponse for OAuthError {
     }
 }
 
-/// An error of the rest of the API, rendered as `application/problem+json`.
+/// An error of the rest of the API, rendered as `application/problem+json`. Each kind
+/// has its status in [`ApiError::status`], the one place where statuses are chosen.
 #[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    detail: String,
-    headers: Vec<(header::HeaderName, HeaderValue)>,
-    extensions: serde_json::Map<String, serde_json::Value>,
+pub enum ApiError {
+    /// No bearer token: a bare `WWW-Authenticate` challenge (RFC 6750 §3.1).
+    MissingToken,
+    /// A token that is not valid, and why (safe to send).
+    InvalidToken(String),
+    /// A valid token without the scope this request needs.
+    InsufficientScope(&'static str),
+    /// What does not exist, or the caller may not see (answered alike).
+    NotFound(&'static str),
+    /// The endpoint does not take this method.
+    MethodNotAllowed,
+    /// A malformed request: the path, the query string or the body.
+    BadRequest(String),
+    /// The body did not arrive within the deadline.
+    BodyTooSlow(std::time::Duration),
+    /// The body is larger than the endpoint takes.
+    TooLarge(String),
+    /// A body in a media type or encoding the endpoint does not take.
+    UnsupportedMediaType(&'static str),
+    /// Readings that break a rule, each with its index, field and reason.
+    InvalidReadings {
+        /// What the whole answer says.
+        detail: String,
+        /// How many readings are invalid.
+        invalid_readings: usize,
+        /// How many errors there are in all.
+        total_errors: usize,
+        /// The first errors.
+        errors: Vec<vigie_proto::readings::ReadingError>,
+    },
+    /// A dependency (the store) does not answer.
+    Unavailable(&'static str),
+    /// The server failed; the cause was logged when this was made.
+    Internal,
 }
 
 impl ApiError {
-    /// A problem with a status and a detail sentence.
-    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            detail: detail.into(),
-            headers: Vec::new(),
-            extensions: serde_json::Map::new(),
-        }
-    }
-
-    /// 404, used alike for what does not exist and what the caller may not see.
-    pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, detail)
-    }
-
     /// 500; the cause is logged, never sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(%cause, "request failed");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the server could not complete the request",
-        )
+        Self::Internal
     }
 
-    /// Adds a response header.
-    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
-        self
+    /// The status of each kind of error.
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::InvalidReadings { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
-    /// Adds an extension member to the body.
-    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
-        self.extensions.insert(name.to_owned(), value);
-        self
+    /// The sentence the body's `detail` carries.
+    fn detail(&self) -> String {
+        match self {
+            Self::MissingToken => "this request needs a bearer access token".into(),
+            Self::InvalidToken(reason) => reason.clone(),
+            Self::InsufficientScope(scope) => {
+                format!("this request needs a token with scope {scope:?}")
+            }
+            Self::NotFound(what) | Self::UnsupportedMediaType(what) | Self::Unavailable(what) => {
+                (*what).to_owned()
+            }
+            Self::MethodNotAllowed => "this endpoint does not accept this method".into(),
+            Self::BadRequest(detail) | Self::TooLarge(detail) => detail.clone(),
+            Self::BodyTooSlow(deadline) => format!(
+                "the request body did not arrive within {} s",
+                deadline.as_secs_f64()
+            ),
+            Self::InvalidReadings { detail, .. } => detail.clone(),
+            Self::Internal => "the server could not complete the request".into(),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge of the bearer errors (RFC 6750 §3).
+    fn challenge(&self) -> Option<String> {
+        match self {
+            Self::MissingToken => Some(r#"Bearer realm="vigie""#.into()),
+            Self::InvalidToken(reason) => Some(format!(
+                r#"Bearer realm="vigie", error="invalid_token", error_description="{reason}""#
+            )),
+            Self::InsufficientScope(scope) => Some(format!(
+                r#"Bearer realm="vigie", error="insufficient_scope", scope="{scope}""#
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -150,23 +203,84 @@ impl From<vigie_store::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let status = self.status();
+        let mut extensions = serde_json::Map::new();
+        if let Self::InvalidReadings {
+            invalid_readings,
+            total_errors,
+            errors,
+            ..
+        } = &self
+        {
+            extensions.insert("invalidReadings".into(), (*invalid_readings).into());
+            extensions.insert("totalErrors".into(), (*total_errors).into());
+            extensions.insert(
+                "errors".into(),
+                serde_json::to_value(errors).unwrap_or_default(),
+            );
+        }
         let body = Problem {
             problem_type: "about:blank".into(),
-            title: self.status.canonical_reason().unwrap_or("Error").into(),
-            status: self.status.as_u16(),
-            detail: Some(self.detail),
-            extensions: self.extensions,
+            title: status.canonical_reason().unwrap_or("Error").into(),
+            status: status.as_u16(),
+            detail: Some(self.detail()),
+            extensions,
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut response = (
-            self.status,
+            status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             bytes,
         )
             .into_response();
-        for (name, value) in self.headers {
-            response.headers_mut().insert(name, value);
+        if let Some(challenge) = self
+            .challenge()
+            .and_then(|c| HeaderValue::from_str(&c).ok())
+        {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
         }
         response
     }
+}
+
+/// The problem answers every endpoint of a project can give, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum ProjectProblems {
+    /// Missing or invalid token.
+    #[response(
+        status = 401,
+        description = "Missing or invalid token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+    /// The token lacks scope `data`.
+    #[response(
+        status = 403,
+        description = "The token lacks scope data",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+    /// No such project for this token.
+    #[response(
+        status = 404,
+        description = "No such ML project in this organisation",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem),
+}
+
+/// The answer to an invalid query string, documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum QueryProblem {
+    /// An invalid query parameter.
+    #[response(
+        status = 400,
+        description = "Invalid query parameter",
+        content_type = "application/problem+json"
+    )]
+    BadRequest(Problem),
 }

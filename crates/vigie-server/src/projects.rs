@@ -34,7 +34,7 @@ async fn projects_get(
 ) -> Result<axum::Json<Vec<ProjectSummary>>, ApiError> {
     let claims = bearer.require_scope("data")?;
     if claims.org != org_id {
-        return Err(ApiError::not_found("no such organisation"));
+        return Err(ApiError::NotFound("no such organisation"));
     }
     let projects = state.store.list_projects(Some(&org_id)).await?;
     Ok(axum::Json(

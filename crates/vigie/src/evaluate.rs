@@ -6,8 +6,9 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
-use vigie_detect::detector::{DetectorConfig, evaluate_nab, score_series};
+use vigie_detect::detector::DetectorConfig;
 use vigie_detect::nab::corpus::{Corpus, read_labelled_series, read_series_csv};
+use vigie_detect::nab::evaluate::{evaluate_nab, score_series};
 use vigie_detect::nab::score::{Profile, ProfileResult, ScoringOptions, Sweep, ThresholdSearch};
 
 /// Milliseconds since the epoch of a naive (UTC) timestamp.

@@ -105,7 +105,7 @@ async fn an_injected_spike_becomes_an_anomaly_event(backend: Backend) {
         .json()
         .await
         .unwrap();
-    assert_eq!(none["anomalies"], json!([]));
+    assert_eq!(none["anomalies"], json!([]), "{none}");
     assert_problem(anomalies(&app, &token, "minScore=high").await, 400).await;
 
     // Scores come back with the readings.

@@ -1,0 +1,324 @@
+//! The streaming anomaly detector: one [`SeriesDetector`] per series turns each new
+//! reading into an anomaly score in `[0, 1]`, computed only from that reading and the
+//! past, with bounded memory (about 19 kB) and a state that serialises (serde) so that
+//! a restarted server resumes where it stopped. One global [`DetectorConfig`] serves
+//! every series; nothing is tuned per series and labels are never read.
+//!
+//! # Design
+//!
+//! Each reading goes through three stages, all `O(1)`.
+//!
+//! 1. **Features**, each measuring one way a reading can be surprising ([`Feature`]),
+//!    each kept by its own small state with its own `update` (its module says how it is
+//!    measured and why):
+//!    * *deviation* and *drift* (`deviation`): distance of the deseasonalised value from
+//!      a fast level, and of the fast level from a slow one, in units of noise;
+//!    * *extreme* (`extreme`): a new high or low beyond slowly contracting envelopes;
+//!    * *noise*, *stuck* and *gap* (`steps`): a change of the typical step, the same
+//!      value repeated, a time step much longer than usual;
+//!    * *context* and its *shape* (`novelty`): sequences of quantised values, and of
+//!      quantised steps, not seen before, from decaying count tables (`counts`).
+//!
+//!    A daily profile (`profile`) is subtracted first when it explains enough of the
+//!    spread; its time constants are in time, not in points, so irregular sampling and
+//!    gaps are handled.
+//! 2. **Calibration by records** (`records`): each feature is compared with its own
+//!    decaying record, so that heterogeneous features and series share one scale and
+//!    one threshold serves every series, and the detector fires on what has not been
+//!    seen before rather than on what is merely large.
+//! 3. **Post-processing**: a surprise that recurs at the same hour of the day or of the
+//!    week is damped (`recurrence`, `weekly`), and so are scores that repeat a recent
+//!    alarm (`refractory`).
+//!
+//! [`SeriesDetector::score`] composes them; [`SeriesDetector::last_feature`] tells which
+//! feature drove the last score.
+//!
+//! # Configuration and state
+//!
+//! The detector's state never holds its configuration: the caller passes the same
+//! [`DetectorConfig`] to every [`SeriesDetector::score`]. The serialised state records
+//! its format version and the [`ConfigId`] of the configuration it was made with, and
+//! [`SeriesDetector::restore`] accepts it only with that configuration, so that a
+//! configuration change is never applied to a state learnt under another one (module
+//! `state` says what is read and what is refused).
+
+use serde::{Deserialize, Serialize};
+
+mod config;
+mod counts;
+mod deviation;
+mod extreme;
+mod legacy;
+mod novelty;
+mod profile;
+mod records;
+mod recurrence;
+mod refractory;
+mod state;
+mod steps;
+mod weekly;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{ConfigError, ConfigId, DetectorConfig};
+pub use state::{FORMAT_VERSION, RestoreError};
+
+use deviation::{Deviation, Drift};
+use extreme::Extreme;
+use novelty::{Context, Shape};
+use profile::DailyProfile;
+use records::Calibration;
+use recurrence::Recurrence;
+use refractory::Refractory;
+use state::Version;
+use steps::{Gap, Noise, Stuck};
+
+/// Number of hour-of-day bins of the seasonal profile.
+const DAY_BINS: usize = 24;
+/// Milliseconds per day.
+const DAY_MS: f64 = 86_400_000.0;
+/// Number of hour-of-week bins of the memory of past surprises.
+const WEEK_BINS: usize = 168;
+/// Milliseconds per week.
+const WEEK_MS: f64 = 7.0 * DAY_MS;
+/// Number of features (see [`Feature`]).
+pub const FEATURES: usize = 7;
+/// Size of the context count table.
+const CONTEXT_TABLE: usize = 1024;
+/// Size of the shape count table: every shape of up to three steps of up to seven
+/// symbols has its own slot.
+const SHAPE_TABLE: usize = 512;
+
+/// Largest magnitude of a value the detector takes as it is; larger ones count as this.
+pub const MAX_MAGNITUDE: f64 = 1e150;
+
+/// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
+/// the default configuration: scores at or above it are alarms.
+pub const NAB_THRESHOLD: f64 = 0.3188;
+
+/// The features of the detector, in the order of the per-feature parameters of
+/// [`DetectorConfig`] (such as [`DetectorConfig::weights`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Feature {
+    /// Distance from the recent (deseasonalised) level, in units of noise.
+    Deviation,
+    /// A new high or low, beyond the envelope of past values.
+    Extreme,
+    /// A change of the noise level (up or down).
+    Noise,
+    /// A sequence of (quantised) values, or of (quantised) steps, not seen before.
+    Context,
+    /// A time step much longer than usual.
+    Gap,
+    /// The same value repeated many times in a row.
+    Stuck,
+    /// The recent level drifted away from the long-run level.
+    Drift,
+}
+
+impl Feature {
+    /// All features, in parameter order.
+    pub const ALL: [Feature; FEATURES] = [
+        Feature::Deviation,
+        Feature::Extreme,
+        Feature::Noise,
+        Feature::Context,
+        Feature::Gap,
+        Feature::Stuck,
+        Feature::Drift,
+    ];
+}
+
+/// What every feature of one reading is computed from: the reading and what the
+/// detector as a whole knows when it arrives.
+struct Reading {
+    /// Time of the reading, ms since the Unix epoch.
+    time_ms: i64,
+    /// The value, clamped to [`MAX_MAGNITUDE`].
+    value: f64,
+    /// Time since the previous reading, ms (0 for a repeated timestamp).
+    step_ms: f64,
+    /// Hour of the day (UTC) of the reading.
+    hour: usize,
+    /// Readings accepted so far, this one included.
+    seen: u64,
+    /// Width of the envelope of the values before this reading.
+    range: f64,
+    /// A distance negligible beside the value and the range, added to denominators so
+    /// that a constant series divides by no zero.
+    tiny: f64,
+}
+
+impl Reading {
+    /// Hour of the day (UTC) of `time_ms`.
+    fn hour_of(time_ms: i64) -> usize {
+        ((time_ms.rem_euclid(DAY_MS as i64) as f64 / DAY_MS * DAY_BINS as f64) as usize)
+            .min(DAY_BINS - 1)
+    }
+}
+
+/// The streaming state of one series: feed it the readings in time order with
+/// [`SeriesDetector::score`]. Its size is fixed, independent of the series length.
+///
+/// Serialised, it is the detector's checkpoint (format [`FORMAT_VERSION`]); a
+/// deserialised one is taken back into use with [`SeriesDetector::restore`].
+//
+// `remote = "Self"` makes the derives generate inherent `serialize`/`deserialize`
+// functions instead of the traits, which `state` implements around them (to read the
+// states written before the format was versioned as well).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", deny_unknown_fields)]
+pub struct SeriesDetector {
+    /// Format version of the serialised state (nothing in memory).
+    version: Version,
+    /// The configuration this state was learnt with.
+    config_id: ConfigId,
+    /// Readings accepted so far.
+    seen: u64,
+    /// Time of the first reading.
+    first_time: Option<i64>,
+    /// Time and value of the last reading.
+    last_time: Option<i64>,
+    last_value: f64,
+    gap: Gap,
+    profile: DailyProfile,
+    deviation: Deviation,
+    drift: Drift,
+    extreme: Extreme,
+    stuck: Stuck,
+    noise: Noise,
+    context: Context,
+    shape: Shape,
+    calibration: Calibration,
+    recurrence: Recurrence,
+    refractory: Refractory,
+    last_feature: Option<Feature>,
+}
+
+impl SeriesDetector {
+    /// A fresh detector for one series, to be fed with `config`.
+    pub fn new(config: &DetectorConfig) -> Self {
+        Self {
+            version: Version,
+            config_id: config.id(),
+            seen: 0,
+            first_time: None,
+            last_time: None,
+            last_value: 0.0,
+            gap: Gap::default(),
+            profile: DailyProfile::default(),
+            deviation: Deviation::default(),
+            drift: Drift::default(),
+            extreme: Extreme::default(),
+            stuck: Stuck::default(),
+            noise: Noise::default(),
+            context: Context::default(),
+            shape: Shape::default(),
+            calibration: Calibration::default(),
+            recurrence: Recurrence::default(),
+            refractory: Refractory::default(),
+            last_feature: None,
+        }
+    }
+
+    /// The id of the configuration this detector was made with.
+    pub fn config_id(&self) -> ConfigId {
+        self.config_id
+    }
+
+    /// Number of readings accepted so far.
+    pub fn seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Bytes the detector takes in memory, its tables included: the same for every
+    /// series, however long.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of_val(self)
+            + self.context.heap_bytes()
+            + self.shape.heap_bytes()
+            + self.recurrence.heap_bytes()
+    }
+
+    /// The feature that drove the last score, if any broke its record.
+    pub fn last_feature(&self) -> Option<Feature> {
+        self.last_feature
+    }
+
+    /// Scores the reading `value` taken at `time_ms` (milliseconds since the Unix
+    /// epoch), then learns from it. Returns a score in `[0, 1]`, higher meaning more
+    /// anomalous. Time steps may be irregular, zero (repeated timestamps) or long
+    /// (gaps); a non-finite value, or a time earlier than the previous one, is ignored
+    /// (score 0, state unchanged).
+    ///
+    /// `config` must be the configuration the detector was made with (given to
+    /// [`SeriesDetector::new`] or [`SeriesDetector::restore`]).
+    pub fn score(&mut self, config: &DetectorConfig, time_ms: i64, value: f64) -> f64 {
+        if !value.is_finite() || self.last_time.is_some_and(|t| time_ms < t) {
+            return 0.0;
+        }
+        // Sums and differences of values beyond this would overflow to infinity (and
+        // the state to NaN); no sensor measures that far.
+        let value = value.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE);
+        let first_time = *self.first_time.get_or_insert(time_ms);
+        if self.seen == 0 {
+            self.seen = 1;
+            self.last_time = Some(time_ms);
+            self.last_value = value;
+            self.profile.start(value);
+            self.deviation.start(value);
+            self.drift.start(value);
+            self.extreme.start(value);
+            return 0.0;
+        }
+        let step_ms = time_ms
+            .saturating_sub(self.last_time.unwrap_or(time_ms))
+            .max(0) as f64;
+        self.last_time = Some(time_ms);
+        self.seen += 1;
+        let range = self.extreme.range();
+        let reading = Reading {
+            time_ms,
+            value,
+            step_ms,
+            hour: Reading::hour_of(time_ms),
+            seen: self.seen,
+            range,
+            tiny: 1e-9 * (1.0 + value.abs()) + 1e-6 * range,
+        };
+
+        // Where a feature reads another's state, the order is part of the detector:
+        // the drift uses the deviation's level once it learnt from this reading, the
+        // extreme its long-run innovation once learnt, the context quantises within
+        // the envelope the extreme just moved, and the shape in the mean absolute
+        // step from before this step.
+        let gap = self.gap.update(&reading);
+        let deseasonalised = self.profile.update(&reading, config);
+        self.deviation.rebase(&deseasonalised);
+        let (deviation, unit) = self
+            .deviation
+            .update(&reading, deseasonalised.value, config);
+        let drift = self
+            .drift
+            .update(self.deviation.level(), unit, reading.tiny, config);
+        let extreme = self
+            .extreme
+            .update(&reading, self.deviation.scale(), config);
+        let signed_step = value - self.last_value;
+        self.last_value = value;
+        let stuck = self.stuck.update(signed_step.abs());
+        let (noise, step_unit) = self.noise.update(&reading, signed_step.abs(), config);
+        let shape = self.shape.update(signed_step, step_unit, config);
+        let context = self.context.update(&reading, self.extreme.bounds(), config);
+
+        let raw = [deviation, extreme, noise, context, gap, stuck, drift];
+        let (best, feature) = self.calibration.update(raw, shape, config);
+        self.last_feature = feature;
+        let best = self.recurrence.damp(&reading, first_time, best, config);
+        if self.seen <= u64::from(config.warmup) {
+            return 0.0;
+        }
+        self.refractory.update(best, config)
+    }
+}
