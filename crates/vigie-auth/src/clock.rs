@@ -42,25 +42,9 @@ impl Clock for ManualClock {
     }
 }
 
-/// Formats a time as UTC ISO-8601 with milliseconds and `Z`, as the public API does.
-pub fn iso8601_millis(ms: Millis) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_have_milliseconds_and_z() {
-        assert_eq!(
-            iso8601_millis(1_635_336_388_828),
-            "2021-10-27T12:06:28.828Z"
-        );
-        assert_eq!(iso8601_millis(0), "1970-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -18,11 +18,12 @@ use vigie_store::{
     ApplicationCredentials, Millis, NewRefreshFamily, RefreshRotation, RotationOutcome, Store,
 };
 
-use crate::clock::{Clock, iso8601_millis};
+use crate::clock::Clock;
 use crate::jwt::{AccessClaims, KeyRing, TokenRejection, generate_signing_key};
 use crate::lifetime::{IssuanceRate, LifetimePolicy};
 use crate::limits::{FailureLimiter, FailureQuota};
 use crate::secret::{SecretHash, generate_refresh_token, hash_matches, hash_secret};
+use vigie_proto::time::Timestamp;
 
 /// Errors of the token server's operations.
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +228,12 @@ impl AuthService {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
         Ok(true)
+    }
+
+    /// The store's generation number when applications, keys and revocations were last
+    /// loaded: a caller that changed the store waits for it to catch up.
+    pub fn loaded_generation(&self) -> i64 {
+        self.snapshot().generation
     }
 
     /// Polls the store every `every` for changes, until the returned task is aborted.
@@ -492,10 +499,10 @@ impl AuthService {
             access_token,
             token_type: "bearer".into(),
             expires_in: ((access_expires_at - now) / 1000) as u64,
-            expiration_date: iso8601_millis(access_expires_at),
+            expiration_date: Timestamp::from_millis(access_expires_at).to_string(),
             refresh_token,
             refresh_token_expires_in: ((refresh_expires_at - now) / 1000) as u64,
-            refresh_token_expiration_date: iso8601_millis(refresh_expires_at),
+            refresh_token_expiration_date: Timestamp::from_millis(refresh_expires_at).to_string(),
         }
     }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 use serde::de::IgnoredAny;
-use vigie_proto::readings::{parse_batch, parse_time_us};
+use vigie_proto::readings::parse_batch;
+use vigie_proto::time::Timestamp;
 
 use crate::workload::{BodyTemplate, Shape};
 
@@ -35,7 +36,7 @@ struct Report {
     parse_batch_readings_per_second: f64,
     /// Only reading the JSON (`serde_json` into `IgnoredAny`): the tokenizer's share.
     json_scan_readings_per_second: f64,
-    /// Only `parse_time_us` on each reading's date (RFC 3339 with `chrono`).
+    /// Only `Timestamp::parse` on each reading's date (RFC 3339 with `chrono`).
     date_parse_readings_per_second: f64,
     /// The same three as nanoseconds per reading.
     parse_batch_ns_per_reading: f64,
@@ -53,7 +54,7 @@ pub fn run(args: &ParseCeilingArgs) -> anyhow::Result<()> {
     let dates: Vec<String> = parse_batch(&bodies[0])
         .map_err(|error| anyhow::anyhow!("the body does not parse: {error}"))?
         .iter()
-        .map(|reading| vigie_proto::readings::format_time_us(reading.time_us))
+        .map(|reading| Timestamp::from_micros(reading.time_us).to_string())
         .collect();
     let duration = Duration::from_secs_f64(args.duration_secs);
 
@@ -65,7 +66,7 @@ pub fn run(args: &ParseCeilingArgs) -> anyhow::Result<()> {
     });
     let date = rate(duration, args.batch, |_| {
         for text in &dates {
-            let _ = black_box(parse_time_us(black_box(text)));
+            let _ = black_box(Timestamp::parse(black_box(text)).map(Timestamp::as_micros));
         }
     });
     let ns = |per_second: f64| (1e10 / per_second).round() / 10.0;

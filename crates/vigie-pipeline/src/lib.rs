@@ -28,20 +28,24 @@
 //! * consecutive readings scoring at or above the threshold form one anomaly event
 //!   (start, end, peak), which grows while they continue.
 
+mod memory;
+mod slot;
+
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-use vigie_detect::detector::{DetectorConfig, RestoreError, SeriesDetector};
+use vigie_detect::detector::DetectorConfig;
 use vigie_proto::readings::ValidReading;
-use vigie_store::{
-    AnomalyEvent, EvictedCheckpoint, IngestBatch, IngestSummary, ProjectKey, ScoredPoint,
-    ScoredReading, SeriesDetection, Store, StoredDetection,
-};
+use vigie_proto::time::Timestamp;
 
-/// What the allocator adds to each allocation, about.
-const ALLOCATION_OVERHEAD_BYTES: usize = 16;
+pub use memory::ResidentDetectors;
+use memory::{Entry, Resident};
+use slot::{Model, SeriesState, Slot, next_event};
+use vigie_store::{
+    AnomalyEvent, IngestBatch, IngestSummary, ProjectKey, ScoredPoint, ScoredReading,
+    SeriesDetection, Store, StoredDetection,
+};
 
 /// Default memory budget of resident detectors.
 pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 256 * 1024 * 1024;
@@ -87,128 +91,10 @@ impl Default for DetectionConfig {
 /// standard profile with the default detector.
 pub const DEFAULT_THRESHOLD: f64 = vigie_detect::detector::NAB_THRESHOLD;
 
-/// What a checkpoint holds.
-#[derive(Serialize, Deserialize)]
-struct SeriesState {
-    detector: SeriesDetector,
-    /// The event still growing (its last reading was anomalous).
-    open_event: Option<AnomalyEvent>,
-}
-
-/// What a series' detection holds in memory.
-enum Model {
-    /// Fewer readings than the detector's warm-up, which all score 0: only they are
-    /// kept (a few hundred bytes), and the detector is built from them when the next
-    /// reading comes, exactly as if it had seen them one by one. Most series a request
-    /// creates are cheap this way.
-    Learning(Vec<(i64, f64)>),
-    /// The detector.
-    Ready(Box<SeriesState>),
-}
-
-/// A series' detection in memory.
-struct Slot {
-    model: Model,
-    scored_until_us: Option<i64>,
-    /// Readings scored since the last checkpoint.
-    unsaved: u64,
-    /// Bytes counted for this slot in the pipeline's resident total.
-    accounted: usize,
-    /// Bytes of its key's text, counted with it.
-    key_bytes: usize,
-}
-
-impl Slot {
-    /// Bytes this series takes in memory: its map entry (with the map's spare room),
-    /// its key's four texts, its lock and slot, and its model.
-    fn memory_bytes(&self) -> usize {
-        use std::mem::size_of;
-        let entry = size_of::<(SeriesName, Entry)>() * 8 / 7;
-        let key = self.key_bytes + 4 * ALLOCATION_OVERHEAD_BYTES;
-        let slot = size_of::<tokio::sync::Mutex<Option<Slot>>>() + 2 * size_of::<usize>();
-        let model = match &self.model {
-            Model::Learning(points) => size_of::<(i64, f64)>() * points.capacity(),
-            Model::Ready(state) => {
-                size_of::<SeriesState>() - size_of::<SeriesDetector>()
-                    + state.detector.memory_bytes()
-            }
-        };
-        entry + key + slot + model + 2 * ALLOCATION_OVERHEAD_BYTES
-    }
-
-    /// Scores a reading and learns from it.
-    fn score(&mut self, time_us: i64, value: f64, config: &DetectionConfig) -> f64 {
-        let time_ms = time_us.div_euclid(1000);
-        if let Model::Learning(points) = &mut self.model {
-            if points.len() < config.detector.warmup as usize {
-                points.push((time_ms, value));
-                return 0.0;
-            }
-            let mut state = Box::new(SeriesState::new(config));
-            for &(time_ms, value) in points.iter() {
-                state.detector.score(&config.detector, time_ms, value);
-            }
-            self.model = Model::Ready(state);
-        }
-        match &mut self.model {
-            Model::Ready(state) => {
-                let score = state.detector.score(&config.detector, time_ms, value);
-                state.open_event = next_event(state.open_event, time_us, score, config.threshold);
-                score
-            }
-            Model::Learning(_) => unreachable!("built just above"),
-        }
-    }
-
-    /// The detector's state and the time of its last reading, when it scored readings
-    /// since its last checkpoint.
-    fn checkpoint(&self) -> Option<(String, i64)> {
-        let (Model::Ready(state), Some(until)) = (&self.model, self.scored_until_us) else {
-            return None;
-        };
-        if self.unsaved == 0 {
-            return None;
-        }
-        match serde_json::to_string(state) {
-            Ok(state) => Some((state, until)),
-            Err(error) => {
-                tracing::warn!(%error, "a detector could not be checkpointed; it will replay its readings");
-                None
-            }
-        }
-    }
-
-    /// The event still growing, if any.
-    fn open_event(&self) -> Option<AnomalyEvent> {
-        match &self.model {
-            Model::Ready(state) => state.open_event,
-            Model::Learning(_) => None,
-        }
-    }
-}
-
-impl SeriesState {
-    fn new(config: &DetectionConfig) -> Self {
-        Self {
-            detector: SeriesDetector::new(&config.detector),
-            open_event: None,
-        }
-    }
-
-    /// Reads a checkpoint back, for the running detector configuration. Checkpoints of
-    /// every detector format read, those written before the format was versioned
-    /// included; one learnt with another configuration is refused.
-    fn restore(checkpoint: &str, config: &DetectorConfig) -> Result<Self, RestoreError> {
-        let mut state: Self = serde_json::from_str(checkpoint)?;
-        state.detector = state.detector.restore(config)?;
-        Ok(state)
-    }
-}
-
 /// A series within its project: (sensorId, valueName).
-type SeriesName = (String, String);
+pub(crate) type SeriesName = (String, String);
 
-type SlotGuard = tokio::sync::OwnedMutexGuard<Option<Slot>>;
+pub(crate) type SlotGuard = tokio::sync::OwnedMutexGuard<Option<Slot>>;
 
 /// The locked detectors of one request. They change as the request scores its
 /// readings; unless the request commits, because it failed or was cancelled (its
@@ -232,38 +118,6 @@ impl Drop for Locked {
     }
 }
 
-/// The bytes resident detectors take.
-#[derive(Default)]
-struct Resident {
-    bytes: AtomicUsize,
-}
-
-impl Resident {
-    /// Counts a slot's current size in place of what was counted for it.
-    fn recount(&self, guard: &mut SlotGuard) {
-        if let Some(slot) = guard.as_mut() {
-            let now = slot.memory_bytes();
-            self.bytes.fetch_add(now, Ordering::Relaxed);
-            self.bytes.fetch_sub(slot.accounted, Ordering::Relaxed);
-            slot.accounted = now;
-        }
-    }
-
-    /// Drops a slot's content from memory (it reloads from the store).
-    fn release(&self, guard: &mut SlotGuard) {
-        if let Some(slot) = guard.take() {
-            self.bytes.fetch_sub(slot.accounted, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A series' place in memory.
-struct Entry {
-    slot: Arc<tokio::sync::Mutex<Option<Slot>>>,
-    /// When a request last asked for it (a tick of [`Pipeline::clock`]).
-    last_used: u64,
-}
-
 /// The pipeline; share it behind an `Arc`.
 pub struct Pipeline {
     store: Arc<dyn Store>,
@@ -273,15 +127,6 @@ pub struct Pipeline {
     resident: Arc<Resident>,
     /// Counts requests for slots, to find the least recently used.
     clock: AtomicU64,
-}
-
-/// What the pipeline keeps in memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ResidentDetectors {
-    /// Series with a place in memory.
-    pub series: usize,
-    /// Bytes their detectors take (an estimate).
-    pub bytes: usize,
 }
 
 /// Errors of the pipeline.
@@ -301,36 +146,6 @@ pub enum Error {
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The event after a reading scored `score` at `time_us`, given the event open before.
-fn next_event(
-    open: Option<AnomalyEvent>,
-    time_us: i64,
-    score: f64,
-    threshold: f64,
-) -> Option<AnomalyEvent> {
-    if score < threshold {
-        return None;
-    }
-    Some(match open {
-        Some(open) if score > open.peak_score => AnomalyEvent {
-            end_us: time_us,
-            peak_us: time_us,
-            peak_score: score,
-            ..open
-        },
-        Some(open) => AnomalyEvent {
-            end_us: time_us,
-            ..open
-        },
-        None => AnomalyEvent {
-            start_us: time_us,
-            end_us: time_us,
-            peak_us: time_us,
-            peak_score: score,
-        },
-    })
-}
 
 impl Pipeline {
     /// A pipeline storing into `store`.
@@ -568,7 +383,12 @@ impl Pipeline {
             slot.model = Model::Learning(
                 points
                     .iter()
-                    .map(|point| (point.time_us.div_euclid(1000), point.value))
+                    .map(|point| {
+                        (
+                            Timestamp::from_micros(point.time_us).as_millis(),
+                            point.value,
+                        )
+                    })
                     .collect(),
             );
             slot.unsaved = points.len() as u64;
@@ -593,7 +413,7 @@ impl Pipeline {
         for point in points {
             state.detector.score(
                 &self.config.detector,
-                point.time_us.div_euclid(1000),
+                Timestamp::from_micros(point.time_us).as_millis(),
                 point.value,
             );
             state.open_event = next_event(
@@ -603,132 +423,5 @@ impl Pipeline {
                 self.config.threshold,
             );
         }
-    }
-
-    /// Past the memory budget, checkpoints and drops the least recently used idle
-    /// detectors until they take a tenth less than the budget (so that this runs
-    /// seldom). The checkpoints are written in the background; a series asked for
-    /// meanwhile reloads from the store, exactly, whichever write lands first.
-    fn keep_within_budget(&self) {
-        let budget = self.config.memory_budget_bytes;
-        let resident = || self.resident.bytes.load(Ordering::Relaxed);
-        if resident() <= budget {
-            return;
-        }
-        let target = budget - budget / 10;
-        let mut evicted = Vec::new();
-        let mut slots = self.lock_slots();
-        // Only a series nobody holds (checked under the map's lock) may go.
-        let idle = |entry: &Entry| Arc::strong_count(&entry.slot) == 1;
-        let mut ages: Vec<u64> = slots
-            .values()
-            .flat_map(HashMap::values)
-            .filter(|entry| idle(entry))
-            .map(|entry| entry.last_used)
-            .collect();
-        ages.sort_unstable();
-        let count: usize = slots.values().map(HashMap::len).sum();
-        let mut dropped = 0;
-        // Rounds of "drop what is older than a cut-off", the cut-off placed from the
-        // average size of a series, so that no key is copied to find the oldest.
-        while resident() > target && dropped < ages.len() {
-            let average = resident() / count.saturating_sub(dropped).max(1);
-            let wanted = (resident() - target).div_ceil(average.max(1));
-            let cutoff = ages[(dropped + wanted).min(ages.len()) - 1];
-            for (project, series) in slots.iter_mut() {
-                series.retain(|(sensor_id, value_name), entry| {
-                    if entry.last_used > cutoff || !idle(entry) {
-                        return true;
-                    }
-                    let Ok(mut guard) = Arc::clone(&entry.slot).try_lock_owned() else {
-                        return true;
-                    };
-                    if let Some(checkpoint) = guard.as_ref().and_then(Slot::checkpoint) {
-                        evicted.push(EvictedCheckpoint {
-                            project: project.clone(),
-                            sensor_id: sensor_id.clone(),
-                            value_name: value_name.clone(),
-                            state: checkpoint.0,
-                            scored_until_us: checkpoint.1,
-                        });
-                    }
-                    self.resident.release(&mut guard);
-                    dropped += 1;
-                    false
-                });
-                // A map keeps the room it once needed; give most of it back.
-                if series.capacity() > 2 * series.len() + 64 {
-                    series.shrink_to_fit();
-                }
-            }
-            slots.retain(|_, series| !series.is_empty());
-        }
-        drop(slots);
-        tracing::debug!(
-            dropped,
-            checkpoints = evicted.len(),
-            resident_bytes = resident(),
-            "detectors over the memory budget were dropped"
-        );
-        if !evicted.is_empty() {
-            let store = Arc::clone(&self.store);
-            tokio::spawn(async move {
-                if let Err(error) = store.save_checkpoints(evicted).await {
-                    tracing::warn!(%error, "checkpoints of evicted detectors were not saved; they will replay their readings");
-                }
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A detector state written before the detector's state was versioned, with the
-    /// scores that detector then gave: see `vigie-detect/tests/legacy_state.rs`.
-    const LEGACY_DETECTOR: &str =
-        include_str!("../../vigie-detect/tests/fixtures/legacy_detector.json");
-    const LEGACY_READINGS: &str =
-        include_str!("../../vigie-detect/tests/fixtures/legacy_readings.csv");
-
-    #[test]
-    fn a_checkpoint_written_before_the_detector_format_was_versioned_resumes() {
-        let config = DetectionConfig::default();
-        let event = r#"{"start_us":1,"end_us":2,"peak_us":2,"peak_score":0.5}"#;
-        let checkpoint = format!(r#"{{"detector":{LEGACY_DETECTOR},"open_event":{event}}}"#);
-        let mut state = SeriesState::restore(&checkpoint, &config.detector).unwrap();
-        assert_eq!(state.open_event.map(|e| e.peak_us), Some(2));
-        for line in LEGACY_READINGS.lines().skip(1 + 3_000) {
-            let fields: Vec<&str> = line.split(',').collect();
-            let (time_ms, value, expected): (i64, f64, f64) = (
-                fields[0].parse().unwrap(),
-                fields[1].parse().unwrap(),
-                fields[2].parse().unwrap(),
-            );
-            let score = state.detector.score(&config.detector, time_ms, value);
-            assert_eq!(score.to_bits(), expected.to_bits(), "at {time_ms}");
-        }
-        // Written again, it reads back the same; under another detector
-        // configuration it is refused (and relearnt by `load`).
-        let json = serde_json::to_string(&state).unwrap();
-        let back = SeriesState::restore(&json, &config.detector).unwrap();
-        assert_eq!(back.detector, state.detector);
-        let other = DetectorConfig {
-            refractory: 100,
-            ..DetectorConfig::default()
-        };
-        assert!(matches!(
-            SeriesState::restore(&json, &other),
-            Err(RestoreError::OtherConfig { .. })
-        ));
-        assert!(matches!(
-            SeriesState::restore(&checkpoint, &other),
-            Err(RestoreError::OtherConfig { .. })
-        ));
-        assert!(matches!(
-            SeriesState::restore(r#"{"format": "of another version"}"#, &config.detector),
-            Err(RestoreError::Unreadable(_))
-        ));
     }
 }

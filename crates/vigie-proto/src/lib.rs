@@ -3,6 +3,7 @@
 
 pub mod readings;
 pub mod scope;
+pub mod time;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

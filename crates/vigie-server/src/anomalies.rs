@@ -4,7 +4,7 @@
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigie_proto::readings::format_time_us;
+use vigie_proto::time::Timestamp;
 use vigie_proto::{AnomaliesPage, Anomaly};
 use vigie_store::AnomalyQuery;
 
@@ -54,9 +54,9 @@ async fn anomalies_get(
         .map(|row| Anomaly {
             sensor_id: row.sensor_id,
             value_name: row.value_name,
-            start: format_time_us(row.event.start_us),
-            end: format_time_us(row.event.end_us),
-            peak_date: format_time_us(row.event.peak_us),
+            start: Timestamp::from_micros(row.event.start_us).to_string(),
+            end: Timestamp::from_micros(row.event.end_us).to_string(),
+            peak_date: Timestamp::from_micros(row.event.peak_us).to_string(),
             peak_score: row.event.peak_score,
         })
         .collect();

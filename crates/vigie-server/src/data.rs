@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vigie_proto::readings::{self, format_time_us};
+use vigie_proto::readings;
+use vigie_proto::time::Timestamp;
 use vigie_proto::{IngestResponse, Problem, ReadingsPage, ScoredReading, SeriesInfo, SeriesPage};
 use vigie_store::{ReadingQuery, SeriesQuery};
 
@@ -100,7 +101,7 @@ async fn data_get(
             reading: readings::Reading {
                 sensor_id: r.sensor_id,
                 value_name: r.value_name,
-                date: format_time_us(r.time_us),
+                date: Timestamp::from_micros(r.time_us).to_string(),
                 value: r.value,
                 precision: r.precision,
                 labels: r.labels,
@@ -147,8 +148,12 @@ async fn series_get(
                 sensor_id: s.sensor_id,
                 value_name: s.value_name,
                 count: s.count,
-                first_date: s.first_time_us.map(format_time_us),
-                last_date: s.last_time_us.map(format_time_us),
+                first_date: s
+                    .first_time_us
+                    .map(|t| Timestamp::from_micros(t).to_string()),
+                last_date: s
+                    .last_time_us
+                    .map(|t| Timestamp::from_micros(t).to_string()),
                 labels: s.labels,
             })
             .collect(),

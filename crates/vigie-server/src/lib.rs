@@ -51,6 +51,38 @@ pub struct AppState {
     pub body_read_timeout: Duration,
 }
 
+impl AppState {
+    /// Starts the token service and the pipeline on `store`; the issuer is the
+    /// configured one, or `default_issuer`.
+    ///
+    /// # Errors
+    /// Storage errors of the token service.
+    pub async fn start(
+        config: ServerConfig,
+        default_issuer: &str,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let mut auth_config = config.auth;
+        auth_config.issuer = config.issuer.map_or_else(
+            || default_issuer.to_owned(),
+            |issuer| issuer.trim_end_matches('/').to_owned(),
+        );
+        let auth = Arc::new(AuthService::start(store.clone(), clock, auth_config).await?);
+        Ok(Self {
+            auth,
+            metrics: Arc::new(Metrics::default()),
+            pipeline: Arc::new(vigie_pipeline::Pipeline::new(
+                store.clone(),
+                config.detection,
+            )),
+            store,
+            projects: Arc::default(),
+            body_read_timeout: config.timeouts.body_read,
+        })
+    }
+}
+
 /// Settings of the HTTP server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -226,29 +258,14 @@ impl Server {
     ) -> Result<Self, StartError> {
         let listener = TcpListener::bind(config.listen).await?;
         let local = listener.local_addr()?;
-        let mut auth_config = config.auth;
-        auth_config.issuer = config
-            .issuer
-            .map(|issuer| issuer.trim_end_matches('/').to_owned())
-            .unwrap_or_else(|| format!("http://{local}"));
-        let auth = Arc::new(AuthService::start(store.clone(), clock, auth_config).await?);
-        let state = AppState {
-            auth: auth.clone(),
-            metrics: Arc::new(Metrics::default()),
-            pipeline: Arc::new(vigie_pipeline::Pipeline::new(
-                store.clone(),
-                config.detection,
-            )),
-            store,
-            projects: Arc::default(),
-            body_read_timeout: config.timeouts.body_read,
-        };
+        let (reload_interval, timeouts) = (config.reload_interval, config.timeouts);
+        let state = AppState::start(config, &format!("http://{local}"), store, clock).await?;
         Ok(Self {
             listener,
+            auth: state.auth.clone(),
             router: router(state),
-            auth,
-            reload_interval: config.reload_interval,
-            timeouts: config.timeouts,
+            reload_interval,
+            timeouts,
         })
     }
 

@@ -42,7 +42,7 @@ async fn projects_get(
             .into_iter()
             .map(|p| ProjectSummary {
                 code: p.code,
-                created_at: vigie_auth::clock::iso8601_millis(p.created_at),
+                created_at: vigie_proto::time::Timestamp::from_millis(p.created_at).to_string(),
             })
             .collect(),
     ))

@@ -8,7 +8,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _};
 use utoipa::IntoParams;
-use vigie_proto::readings::{is_valid_label, parse_time_us};
+use vigie_proto::readings::is_valid_label;
+use vigie_proto::time::Timestamp;
 
 /// Items returned per page unless `limit` says otherwise.
 pub const DEFAULT_PAGE: u32 = 1000;
@@ -45,7 +46,8 @@ pub struct Date(pub i64);
 impl<'de> Deserialize<'de> for Date {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        parse_time_us(&text)
+        Timestamp::parse(&text)
+            .map(Timestamp::as_micros)
             .map(Self)
             .map_err(|error| D::Error::custom(format!("a date {error}")))
     }

@@ -11,6 +11,19 @@ use sqlx::Connection;
 
 use crate::DatabaseUrl;
 
+/// Says that a test checks nothing because a prerequisite is missing, where the test
+/// runner does not hide it (it captures `eprintln!`, not the standard error itself),
+/// so that a run without PostgreSQL, PyPI or npm is not mistaken for a green one.
+pub fn report_skipped(reason: &str) {
+    use std::io::Write;
+    let test = std::thread::current();
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "SKIPPED {}: {reason}",
+        test.name().unwrap_or("a test")
+    );
+}
+
 /// URL of a new SQLite database file in a fresh temporary folder.
 pub fn temp_sqlite_url() -> DatabaseUrl {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -35,7 +48,7 @@ pub async fn temp_postgres_url() -> Option<DatabaseUrl> {
     let mut conn = match sqlx::PgConnection::connect(&admin).await {
         Ok(conn) => conn,
         Err(error) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipping PostgreSQL test: cannot connect to {admin}: {error}");
+            report_skipped(&format!("no PostgreSQL at {admin} ({error})"));
             return None;
         }
         Err(error) => {

@@ -5,8 +5,9 @@ use anyhow::Context;
 use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde_json::json;
-use vigie_auth::clock::{SystemClock, iso8601_millis};
+use vigie_auth::clock::SystemClock;
 use vigie_auth::provision;
+use vigie_proto::time::Timestamp;
 use vigie_store::DatabaseUrl;
 
 use crate::cli::{AdminArgs, AdminCommand, AppCommand, KeysCommand, OrgCommand, ProjectCommand};
@@ -29,7 +30,11 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
         AdminCommand::Org(OrgCommand::List) => {
             let orgs = store.list_organisations().await?;
             out.table(&orgs, &["ORGANISATION_ID", "NAME", "CREATED"], |o| {
-                vec![o.id.clone(), o.name.clone(), iso8601_millis(o.created_at)]
+                vec![
+                    o.id.clone(),
+                    o.name.clone(),
+                    Timestamp::from_millis(o.created_at).to_string(),
+                ]
             });
         }
         AdminCommand::Project(ProjectCommand::Create { org, code }) => {
@@ -48,7 +53,7 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
                     vec![
                         p.org_id.clone(),
                         p.code.clone(),
-                        iso8601_millis(p.created_at),
+                        Timestamp::from_millis(p.created_at).to_string(),
                     ]
                 },
             );
@@ -82,7 +87,7 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
                         a.name.clone(),
                         a.scope.clone(),
                         a.disabled_at.map_or("enabled".into(), |at| {
-                            format!("disabled {}", iso8601_millis(at))
+                            format!("disabled {}", Timestamp::from_millis(at))
                         }),
                     ]
                 },
@@ -129,8 +134,8 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
                 .map(|k| KeyView {
                     kid: k.kid,
                     algorithm: k.algorithm,
-                    created_at: iso8601_millis(k.created_at),
-                    retired_at: k.retired_at.map(iso8601_millis),
+                    created_at: Timestamp::from_millis(k.created_at).to_string(),
+                    retired_at: k.retired_at.map(|t| Timestamp::from_millis(t).to_string()),
                 })
                 .collect();
             out.table(&views, &["KID", "ALGORITHM", "CREATED", "RETIRED"], |k| {

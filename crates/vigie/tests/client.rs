@@ -141,9 +141,10 @@ fn readings(sensor: &str, from: usize, count: usize) -> Vec<Reading> {
         .map(|i| Reading {
             sensor_id: sensor.into(),
             value_name: "x".into(),
-            date: vigie_proto::readings::format_time_us(
+            date: vigie_proto::time::Timestamp::from_micros(
                 1_700_000_000_000_000 + i as i64 * 1_000_000,
-            ),
+            )
+            .to_string(),
             value: i as f64,
             precision: None,
             labels: Vec::new(),

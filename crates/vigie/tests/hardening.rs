@@ -119,8 +119,10 @@ impl Drop for Server {
 }
 
 fn reading(sensor: usize, minute: usize) -> Value {
-    let date =
-        vigie_proto::readings::format_time_us(1_700_000_000_000_000 + minute as i64 * 60_000_000);
+    let date = vigie_proto::time::Timestamp::from_micros(
+        1_700_000_000_000_000 + minute as i64 * 60_000_000,
+    )
+    .to_string();
     json!({"sensorId": format!("sensor-{sensor}"), "date": date, "value": (minute % 7) as f64 + sensor as f64})
 }
 

@@ -19,7 +19,7 @@ fn series(range: std::ops::Range<usize>) -> Vec<Value> {
             let daily = (i as f64 * std::f64::consts::TAU / 1440.0).sin() * 10.0;
             let noise = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
             let spike = if i == SPIKE_AT { 60.0 } else { 0.0 };
-            json!({"sensorId": "press-7", "valueName": "temperature", "date": vigie_proto::readings::format_time_us(t),
+            json!({"sensorId": "press-7", "valueName": "temperature", "date": vigie_proto::time::Timestamp::from_micros(t).to_string(),
                    "value": 50.0 + daily + noise + spike})
         })
         .collect()
@@ -54,11 +54,15 @@ async fn anomalies(app: &TestApp, token: &str, query: &str) -> reqwest::Response
 }
 
 fn spike_date() -> String {
-    vigie_proto::readings::format_time_us(1_700_000_000_000_000 + SPIKE_AT as i64 * MINUTE_US)
+    vigie_proto::time::Timestamp::from_micros(1_700_000_000_000_000 + SPIKE_AT as i64 * MINUTE_US)
+        .to_string()
 }
 
 fn minute_after_spike() -> String {
-    vigie_proto::readings::format_time_us(1_700_000_000_000_000 + (SPIKE_AT as i64 + 1) * MINUTE_US)
+    vigie_proto::time::Timestamp::from_micros(
+        1_700_000_000_000_000 + (SPIKE_AT as i64 + 1) * MINUTE_US,
+    )
+    .to_string()
 }
 
 async fn an_injected_spike_becomes_an_anomaly_event(backend: Backend) {

@@ -21,7 +21,7 @@ fn commands_are_the_documented_ones() {
         "/../../../shared/seeds/authentication-guide.md"
     );
     let Ok(page) = std::fs::read_to_string(seed) else {
-        eprintln!("skipping: {seed} is not present");
+        vigie_store::testing::report_skipped(&format!("{seed} is not present"));
         return;
     };
     let blocks: Vec<String> = page

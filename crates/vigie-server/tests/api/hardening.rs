@@ -16,7 +16,8 @@ fn series_body(from: usize, count: usize, spike: Option<usize>) -> String {
         .map(|i| {
             let daily = (i as f64 * std::f64::consts::TAU / 1440.0).sin() * 10.0;
             let value = 50.0 + daily + if Some(i) == spike { 500.0 } else { 0.0 };
-            let date = vigie_proto::readings::format_time_us(T0_US + i as i64 * 60_000_000);
+            let date = vigie_proto::time::Timestamp::from_micros(T0_US + i as i64 * 60_000_000)
+                .to_string();
             json!({"sensorId": "s", "date": date, "value": value})
         })
         .collect();
@@ -47,7 +48,8 @@ async fn push(
 }
 
 async fn scores_after(app: &TestApp, url: &str, token: &str, from: usize) -> Vec<Option<f64>> {
-    let date = vigie_proto::readings::format_time_us(T0_US + from as i64 * 60_000_000);
+    let date =
+        vigie_proto::time::Timestamp::from_micros(T0_US + from as i64 * 60_000_000).to_string();
     let page = app
         .get_json(format!("{url}?from={date}"), Some(token))
         .await;
@@ -154,7 +156,8 @@ async fn extreme_values_keep_detection_finite(backend: Backend) {
     for part in 0..2 {
         let readings: Vec<Value> = (part * 2_100..(part + 1) * 2_100)
             .map(|i| {
-                let date = vigie_proto::readings::format_time_us(T0_US + i as i64 * 60_000_000);
+                let date = vigie_proto::time::Timestamp::from_micros(T0_US + i as i64 * 60_000_000)
+                    .to_string();
                 let value = if i % 2 == 0 { 1.7e308 } else { -1.7e308 };
                 json!({"sensorId": "s", "date": date, "value": value})
             })

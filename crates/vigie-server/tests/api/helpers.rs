@@ -44,6 +44,7 @@ pub struct TestApp {
     pub app_id: String,
     pub secret: String,
     pub http: reqwest::Client,
+    pub auth: Arc<vigie_auth::AuthService>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -145,9 +146,18 @@ impl TestApp {
         (app.id, secret.expose_secret().to_owned())
     }
 
-    /// Waits until the server has reloaded (it polls every 50 ms in tests).
+    /// Waits until the server's poller has loaded the store's latest changes (it polls
+    /// every 50 ms in tests), or fails after 10 s.
     pub async fn wait_for_reload(&self) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let target = self.store.generation().await.unwrap();
+        while self.auth.loaded_generation() < target {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never reloaded"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -201,6 +211,7 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
         .await
         .expect("start server");
     let url = format!("http://{}", server.local_addr());
+    let auth = server.auth().clone();
     let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run_until(async move {
         let _ = stop.await;
@@ -236,6 +247,7 @@ pub async fn spawn_on(store: Arc<dyn Store>, options: Options) -> TestApp {
         app_id,
         secret,
         http: reqwest::Client::new(),
+        auth,
         _shutdown: shutdown,
     };
     app.wait_for_reload().await;
@@ -329,7 +341,9 @@ pub fn python_with(name: &str, packages: &[&str]) -> Option<std::path::PathBuf> 
                     std::env::var_os("CI").is_none(),
                     "CI is set: {packages:?} must install from PyPI"
                 );
-                eprintln!("skipping: could not install {packages:?} from PyPI");
+                vigie_store::testing::report_skipped(&format!(
+                    "could not install {packages:?} from PyPI"
+                ));
                 return None;
             }
             std::fs::write(&marker, packages.join("\n")).unwrap();

@@ -542,7 +542,9 @@ async fn node_red() -> Option<PathBuf> {
             std::env::var_os("CI").is_none(),
             "CI is set: node-red@{NODE_RED_VERSION} must install from the npm registry: {why}"
         );
-        eprintln!("skipping: could not install node-red@{NODE_RED_VERSION}: {why}");
+        vigie_store::testing::report_skipped(&format!(
+            "could not install node-red@{NODE_RED_VERSION}: {why}"
+        ));
         return None;
     }
     std::fs::write(&marker, NODE_RED_VERSION).expect("write the install marker");
