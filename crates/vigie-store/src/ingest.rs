@@ -199,6 +199,33 @@ pub(crate) fn bulk_query(
     sqlx::query(sql).persistent(rows == CHUNK)
 }
 
+/// An optional `f64` parameter for the `Any` driver. sqlx 0.8.6 crosses the types of
+/// float NULLs when it hands `Any` arguments to PostgreSQL (a NULL `f64` goes as
+/// `float4`, a NULL `f32` as `float8`, in `AnyArguments::convert_to`); PostgreSQL then
+/// refuses a cached statement first prepared with a NULL when it is reused with a value
+/// ("incorrect binary data format"), and the writer's batch fails. A NULL is therefore
+/// sent as what arrives as `float8`. (The test below fails if sqlx fixes one half only.)
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NullableDouble(pub(crate) Option<f64>);
+
+impl sqlx::Type<sqlx::Any> for NullableDouble {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <f64 as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        match self.0 {
+            Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
+            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
+        }
+    }
+}
+
 /// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
 fn insert_sql(dialect: Dialect, rows: usize, returning: bool) -> String {
@@ -403,10 +430,10 @@ fn bind_rows<'q>(
             .bind(ids[row.series])
             .bind(row.time)
             .bind(row.value)
-            .bind(row.precision)
+            .bind(NullableDouble(row.precision))
             .bind(labels);
         if with_score {
-            query = query.bind(row.score);
+            query = query.bind(NullableDouble(row.score));
         }
     }
     query
@@ -600,6 +627,39 @@ mod tests {
         assert!(chunks.iter().all(|c| c.len() <= CHUNK));
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 2500);
         assert!(chunks.len() <= 4, "{}", chunks.len());
+    }
+
+    /// The NULL-float crossing described at [`NullableDouble`], on one PostgreSQL
+    /// connection so that the second statement reuses the first one's preparation.
+    #[tokio::test]
+    async fn a_statement_prepared_with_null_floats_takes_values_later() {
+        let Some(url) = crate::testing::temp_postgres_url().await else {
+            return;
+        };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url.expose())
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE floats (id BIGINT PRIMARY KEY, x DOUBLE PRECISION)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let insert = "INSERT INTO floats (id, x) VALUES ($1, $2)";
+        for (id, x) in [(1_i64, None), (2, Some(2.5)), (3, None), (4, Some(-1.0))] {
+            sqlx::query(insert)
+                .bind(id)
+                .bind(NullableDouble(x))
+                .execute(&pool)
+                .await
+                .unwrap_or_else(|error| panic!("row {id}: {error}"));
+        }
+        let sum: f64 = sqlx::query_scalar("SELECT SUM(x) FROM floats")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(sum, 1.5);
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub(crate) async fn list_anomalies(
     .bind(&query.value_name)
     .bind(query.from_us)
     .bind(query.to_us)
-    .bind(query.min_score)
+    .bind(crate::ingest::NullableDouble(query.min_score))
     .bind(after_start)
     .bind(after_series)
     .bind(i64::from(query.limit))
