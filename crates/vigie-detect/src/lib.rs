@@ -1,9 +1,10 @@
 //! Vigie's anomaly-detection crate: pure, synchronous code (no async runtime, no
 //! database, no network) so that it can be unit-tested, benchmarked and embedded anywhere.
 //!
-//! It holds two things:
+//! It holds three things:
 //!
 //! * the streaming [`detector`], which turns readings into anomaly scores in `[0, 1]`;
+//! * the [`asset`] health model, which scores a machine from all its sensors at once;
 //! * [`nab`], a scorer that reproduces the published results of the
 //!   [Numenta Anomaly Benchmark](https://github.com/numenta/NAB) (NAB), so that the
 //!   detector is judged by the same rules as the published detectors, and so that a
@@ -59,5 +60,6 @@
 //! # Ok::<(), vigie_detect::nab::NabError>(())
 //! ```
 
+pub mod asset;
 pub mod detector;
 pub mod nab;
