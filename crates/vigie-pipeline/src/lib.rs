@@ -28,6 +28,7 @@
 //! * consecutive readings scoring at or above the threshold form one anomaly event
 //!   (start, end, peak), which grows while they continue.
 
+mod asset;
 mod memory;
 mod slot;
 
@@ -35,16 +36,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use vigie_detect::asset::AssetConfig;
 use vigie_detect::detector::DetectorConfig;
 use vigie_proto::readings::ValidReading;
 use vigie_proto::time::Timestamp;
 
+use asset::{AssetState, ProjectAssets};
 pub use memory::ResidentDetectors;
 use memory::{Entry, Resident};
 use slot::{Model, SeriesState, Slot, next_event};
 use vigie_store::{
-    AnomalyEvent, IngestBatch, IngestSummary, ProjectKey, ScoredPoint, ScoredReading,
-    SeriesDetection, Store, StoredDetection,
+    AnomalyEvent, AssetDetection, AssetLayout, IngestBatch, IngestSummary, ProjectKey, ScoredPoint,
+    ScoredReading, SeriesDetection, Store, StoredDetection,
 };
 
 /// Default memory budget of resident detectors.
@@ -73,6 +76,20 @@ pub struct DetectionConfig {
     /// their series gets readings again). The detectors of requests in progress count
     /// too but are never dropped, so a burst may exceed it by those.
     pub memory_budget_bytes: usize,
+    /// Whether assets (series scored together) get a health score.
+    pub assets: bool,
+    /// The asset health model's parameters.
+    pub asset: AssetConfig,
+    /// Health at or above which an asset is abnormal.
+    pub asset_threshold: f64,
+    /// A sensor's value counts in an asset's row for this many sampling intervals.
+    pub asset_staleness_intervals: f64,
+    /// An asset's state is checkpointed once it scored this many rows since the last.
+    pub asset_checkpoint_rows: u32,
+    /// Contributors stored with each health row and event.
+    pub asset_top_contributors: usize,
+    /// Readings an asset replays at most when it reloads; beyond, it learns again.
+    pub asset_replay_limit: u32,
 }
 
 impl Default for DetectionConfig {
@@ -83,6 +100,13 @@ impl Default for DetectionConfig {
             detector: DetectorConfig::default(),
             checkpoint_readings: 4096,
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            assets: true,
+            asset: AssetConfig::default(),
+            asset_threshold: vigie_detect::asset::ASSET_THRESHOLD,
+            asset_staleness_intervals: 3.0,
+            asset_checkpoint_rows: 1024,
+            asset_top_contributors: 5,
+            asset_replay_limit: 500_000,
         }
     }
 }
@@ -102,6 +126,8 @@ pub(crate) type SlotGuard = tokio::sync::OwnedMutexGuard<Option<Slot>>;
 /// reload from what the store holds.
 struct Locked {
     guards: Vec<SlotGuard>,
+    /// The assets the request touched, the same way.
+    assets: Vec<AssetGuard>,
     committed: bool,
     resident: Arc<Resident>,
 }
@@ -115,8 +141,25 @@ impl Drop for Locked {
                 self.resident.release(guard);
             }
         }
+        if !self.committed {
+            for guard in &mut self.assets {
+                **guard = None;
+            }
+        }
     }
 }
+
+type AssetGuard = tokio::sync::OwnedMutexGuard<Option<AssetState>>;
+
+/// A project's assets as last read from the store, and when.
+struct CachedAssets {
+    assets: Arc<ProjectAssets>,
+    read_at: std::time::Instant,
+}
+
+/// How long a project's asset layout is used before it is read again (an operator's
+/// change reaches every server within this time).
+const ASSET_LAYOUT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The pipeline; share it behind an `Arc`.
 pub struct Pipeline {
@@ -127,6 +170,10 @@ pub struct Pipeline {
     resident: Arc<Resident>,
     /// Counts requests for slots, to find the least recently used.
     clock: AtomicU64,
+    /// Asset layouts by project.
+    layouts: Mutex<HashMap<ProjectKey, CachedAssets>>,
+    /// Asset states in memory, by asset id.
+    asset_states: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<AssetState>>>>>,
 }
 
 /// Errors of the pipeline.
@@ -156,6 +203,8 @@ impl Pipeline {
             slots: Mutex::default(),
             resident: Arc::default(),
             clock: AtomicU64::new(0),
+            layouts: Mutex::default(),
+            asset_states: Mutex::default(),
         }
     }
 
@@ -198,6 +247,7 @@ impl Pipeline {
         // and load those not in memory before anything changes.
         let mut locked = Locked {
             guards: Vec::with_capacity(series.len()),
+            assets: Vec::new(),
             committed: false,
             resident: Arc::clone(&self.resident),
         };
@@ -219,6 +269,9 @@ impl Pipeline {
             self.resident.recount(guard);
         }
         let (scores, detection) = self.score(&readings, series, &mut locked.guards)?;
+        let assets = self
+            .score_assets(&project, &readings, &mut locked.assets)
+            .await?;
         let batch = IngestBatch {
             readings: readings
                 .into_iter()
@@ -226,6 +279,7 @@ impl Pipeline {
                 .map(|(reading, score)| ScoredReading { reading, score })
                 .collect(),
             detection,
+            assets,
         };
         // From here the batch may reach the store, so the detectors stay locked until
         // its outcome is known, whatever becomes of this request: a task of its own
@@ -296,6 +350,127 @@ impl Pipeline {
             });
         }
         Ok((scores, detection))
+    }
+
+    /// Feeds the request's readings to the health model of each asset they belong to
+    /// (locked in the order of the layout, so requests cannot deadlock, and loaded if
+    /// not in memory): what to store for each.
+    async fn score_assets(
+        &self,
+        project: &ProjectKey,
+        readings: &[ValidReading],
+        guards: &mut Vec<AssetGuard>,
+    ) -> Result<Vec<AssetDetection>> {
+        if !self.config.assets {
+            return Ok(Vec::new());
+        }
+        let layout = self.project_assets(project).await?;
+        let mut by_asset: BTreeMap<usize, Vec<&ValidReading>> = BTreeMap::new();
+        for reading in readings {
+            if let Some(index) = layout.asset_of(&reading.sensor_id, &reading.value_name) {
+                by_asset.entry(index).or_default().push(reading);
+            }
+        }
+        let mut detections = Vec::new();
+        for (index, members) in by_asset {
+            let asset = &layout.layouts[index];
+            let slot = self.asset_state(asset.id);
+            let mut guard = slot.lock_owned().await;
+            if guard.is_none() {
+                *guard = Some(self.load_asset(project, asset).await?);
+            }
+            let state = guard.as_mut().expect("loaded just above");
+            let outcome = state.feed(
+                members.into_iter().map(|r| {
+                    (
+                        (r.sensor_id.clone(), r.value_name.clone()),
+                        r.time_us,
+                        r.value,
+                    )
+                }),
+                asset.relearn_from_us,
+                &self.config,
+            );
+            if let Some(detection) = state.detection(asset.id, outcome, &self.config)? {
+                detections.push(detection);
+            }
+            guards.push(guard);
+        }
+        Ok(detections)
+    }
+
+    /// A project's assets: the cached layout, or the store's when older than
+    /// [`ASSET_LAYOUT_TTL`].
+    async fn project_assets(&self, project: &ProjectKey) -> Result<Arc<ProjectAssets>> {
+        {
+            let layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(cached) = layouts.get(project)
+                && cached.read_at.elapsed() < ASSET_LAYOUT_TTL
+            {
+                return Ok(Arc::clone(&cached.assets));
+            }
+        }
+        let now_ms = Timestamp::from_micros(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64),
+        )
+        .as_millis();
+        let assets = Arc::new(ProjectAssets::new(
+            self.store.asset_layouts(project, now_ms).await?,
+        ));
+        self.layouts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                project.clone(),
+                CachedAssets {
+                    assets: Arc::clone(&assets),
+                    read_at: std::time::Instant::now(),
+                },
+            );
+        Ok(assets)
+    }
+
+    fn asset_state(&self, asset_id: i64) -> Arc<tokio::sync::Mutex<Option<AssetState>>> {
+        let mut states = self.asset_states.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(states.entry(asset_id).or_default())
+    }
+
+    /// Loads an asset's state: its checkpoint, then the readings stored after it
+    /// replayed (their rows are stored already). Without a usable checkpoint, the
+    /// asset's readings are replayed from the start, up to
+    /// [`DetectionConfig::asset_replay_limit`]; beyond, the model learns again.
+    async fn load_asset(&self, project: &ProjectKey, asset: &AssetLayout) -> Result<AssetState> {
+        let restored = asset
+            .state
+            .as_deref()
+            .and_then(|checkpoint| AssetState::restore(checkpoint, &self.config.asset));
+        let mut state = match restored {
+            Some(state) => state,
+            None => {
+                if asset.state.is_some() {
+                    tracing::warn!(asset = %asset.name, "stored asset checkpoint is unusable; replaying its readings");
+                }
+                AssetState::new(asset.members.clone().unwrap_or_default(), asset.sampling_us)
+            }
+        };
+        let limit = self.config.asset_replay_limit;
+        let replay = self
+            .store
+            .asset_readings(project, asset, state.replay_after_us(), limit)
+            .await?;
+        if replay.len() >= limit as usize {
+            tracing::warn!(asset = %asset.name, "too many readings to replay; the asset's model learns again");
+            return Ok(AssetState::new(
+                asset.members.clone().unwrap_or_default(),
+                asset.sampling_us,
+            ));
+        }
+        // The readings after the checkpoint give back the rows stored since (discarded
+        // here) and the readings still waiting for their row.
+        let _ = state.feed(asset::replayed(replay), asset.relearn_from_us, &self.config);
+        Ok(state)
     }
 
     fn lock_slots(
@@ -417,7 +592,7 @@ impl Pipeline {
                 point.value,
             );
             state.open_event = next_event(
-                state.open_event,
+                state.open_event.take(),
                 point.time_us,
                 point.score,
                 self.config.threshold,

@@ -78,7 +78,8 @@ impl Slot {
         match &mut self.model {
             Model::Ready(state) => {
                 let score = state.detector.score(&config.detector, time_ms, value);
-                state.open_event = next_event(state.open_event, time_us, score, config.threshold);
+                state.open_event =
+                    next_event(state.open_event.take(), time_us, score, config.threshold);
                 score
             }
             Model::Learning(_) => unreachable!("built just above"),
@@ -106,7 +107,7 @@ impl Slot {
     /// The event still growing, if any.
     pub(crate) fn open_event(&self) -> Option<AnomalyEvent> {
         match &self.model {
-            Model::Ready(state) => state.open_event,
+            Model::Ready(state) => state.open_event.clone(),
             Model::Learning(_) => None,
         }
     }
@@ -152,6 +153,7 @@ pub(crate) fn next_event(
             ..open
         },
         None => AnomalyEvent {
+            explanation: None,
             start_us: time_us,
             end_us: time_us,
             peak_us: time_us,
@@ -177,7 +179,7 @@ mod tests {
         let event = r#"{"start_us":1,"end_us":2,"peak_us":2,"peak_score":0.5}"#;
         let checkpoint = format!(r#"{{"detector":{LEGACY_DETECTOR},"open_event":{event}}}"#);
         let mut state = SeriesState::restore(&checkpoint, &config.detector).unwrap();
-        assert_eq!(state.open_event.map(|e| e.peak_us), Some(2));
+        assert_eq!(state.open_event.as_ref().map(|e| e.peak_us), Some(2));
         for line in LEGACY_READINGS.lines().skip(1 + 3_000) {
             let fields: Vec<&str> = line.split(',').collect();
             let (time_ms, value, expected): (i64, f64, f64) = (

@@ -144,6 +144,7 @@ async fn without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readi
             scored_until_us: last_us,
             events: Vec::new(),
         }],
+        assets: Vec::new(),
     };
     store
         .ingest_batch(project.clone(), unreadable)

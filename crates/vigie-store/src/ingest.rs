@@ -9,8 +9,8 @@ use sqlx::{AnyConnection, Row};
 
 use crate::dialect::Dialect;
 use crate::{
-    AnomalyEvent, Error, IngestBatch, IngestSummary, ProjectKey, Result, ScoredReading,
-    SeriesDetection,
+    AnomalyEvent, AssetDetection, Error, IngestBatch, IngestSummary, ProjectKey, Result,
+    ScoredReading, SeriesDetection,
 };
 
 /// Rows per multi-row statement: within both databases' parameter limits (6 per row).
@@ -52,6 +52,8 @@ pub(crate) struct IngestJob {
     superseded: IngestSummary,
     /// Detection results, with the index of their series.
     detection: Vec<(usize, SeriesDetection)>,
+    /// Asset health results.
+    assets: Vec<AssetDetection>,
 }
 
 /// A set of labels as stored: `,a,b,`, so that a whole label is matched by `,label,`.
@@ -152,6 +154,7 @@ impl IngestJob {
             label_sets,
             superseded,
             detection,
+            assets: batch.assets,
         }
     }
 }
@@ -289,13 +292,17 @@ fn detector_states_sql(dialect: Dialect, rows: usize) -> String {
     )
 }
 
-/// Creates or extends anomaly events, keyed by series and start.
+/// Creates or extends anomaly events, keyed by series and start, with the explanation
+/// of their peak.
 fn events_sql(dialect: Dialect, rows: usize) -> String {
     format!(
-        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score) VALUES {} \
+        "INSERT INTO anomalies (series_id, start_us, end_us, peak_us, peak_score, kind, expected_low, \
+           expected_high, observed) VALUES {} \
          ON CONFLICT (series_id, start_us) DO UPDATE SET end_us = excluded.end_us, \
-            peak_us = excluded.peak_us, peak_score = excluded.peak_score",
-        dialect.values(rows, 5)
+            peak_us = excluded.peak_us, peak_score = excluded.peak_score, kind = excluded.kind, \
+            expected_low = excluded.expected_low, expected_high = excluded.expected_high, \
+            observed = excluded.observed",
+        dialect.values(rows, 9)
     )
 }
 
@@ -562,15 +569,21 @@ pub(crate) async fn write(
         let sql = events_sql(dialect, chunk.len());
         let mut query = bulk_query(&sql, chunk.len());
         for (series_id, event) in chunk {
+            let explanation = event.explanation.as_ref();
             query = query
                 .bind(series_id)
                 .bind(event.start_us)
                 .bind(event.end_us)
                 .bind(event.peak_us)
-                .bind(event.peak_score);
+                .bind(event.peak_score)
+                .bind(explanation.map(|e| e.kind.as_str()))
+                .bind(NullableDouble(explanation.map(|e| e.expected_low)))
+                .bind(NullableDouble(explanation.map(|e| e.expected_high)))
+                .bind(NullableDouble(explanation.map(|e| e.observed)));
         }
         query.execute(&mut *conn).await?;
     }
+    crate::assets::write(conn, dialect, &job.assets).await?;
     Ok(summary)
 }
 

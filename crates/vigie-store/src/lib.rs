@@ -12,6 +12,7 @@
 //! The store keeps to atomic operations; the rules (who may rotate a refresh token,
 //! which scope a client gets) live in `vigie-auth`.
 
+mod assets;
 mod database_url;
 mod dialect;
 mod directory;
@@ -198,9 +199,50 @@ pub trait ReadingStore: Send + Sync {
     async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>>;
 }
 
+/// Assets: series of a project scored together by a health model.
+#[async_trait]
+pub trait AssetStore: Send + Sync {
+    /// The assets of a project, its default asset created if missing.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown project.
+    async fn asset_layouts(&self, project: &ProjectKey, now: Millis) -> Result<Vec<AssetLayout>>;
+    /// Creates a named asset of these series; a series belongs to one named asset at
+    /// most (the others stay in the default asset).
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] for a name taken or a series already in a named asset.
+    async fn create_asset(
+        &self,
+        project: &ProjectKey,
+        name: &str,
+        members: &[(String, String)],
+        sampling_us: Option<i64>,
+        now: Millis,
+    ) -> Result<()>;
+    /// Asks for an asset's model to learn normal operation again from `from_us`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown asset.
+    async fn relearn_asset(&self, project: &ProjectKey, name: &str, from_us: i64) -> Result<()>;
+    /// A page of health rows, ordered by asset then time.
+    async fn read_health(&self, query: &HealthQuery) -> Result<Vec<StoredHealth>>;
+    /// A page of asset events, ordered by start time then asset.
+    async fn list_asset_events(&self, query: &AnomalyQuery) -> Result<Vec<StoredAssetEvent>>;
+    /// The readings of an asset's series after `after_us`, in time order (at most
+    /// `limit`): what its model replays after a checkpoint.
+    async fn asset_readings(
+        &self,
+        project: &ProjectKey,
+        asset: &AssetLayout,
+        after_us: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AssetReading>>;
+}
+
 /// The whole storage of the service.
 #[async_trait]
-pub trait Store: DirectoryStore + KeyStore + TokenStore + ReadingStore {
+pub trait Store: DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
     /// A number that changes whenever applications, keys or revocations change.

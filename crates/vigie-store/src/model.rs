@@ -304,7 +304,7 @@ pub struct ScoredReading {
 }
 
 /// A run of consecutive anomalous readings of one series.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
 pub struct AnomalyEvent {
     /// Time of the first anomalous reading, microseconds.
     pub start_us: i64,
@@ -314,6 +314,79 @@ pub struct AnomalyEvent {
     pub peak_us: i64,
     /// The highest score.
     pub peak_score: f64,
+    /// What the peak reading was, against what the detector expected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<EventExplanation>,
+}
+
+/// Why a reading was anomalous: the kind of anomaly, and the range the detector
+/// expected against the value observed.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
+pub struct EventExplanation {
+    /// `spike`, `level_shift`, `drift`, `variance_change`, `new_pattern`, …
+    pub kind: String,
+    /// Lowest value expected.
+    pub expected_low: f64,
+    /// Highest value expected.
+    pub expected_high: f64,
+    /// The value observed.
+    pub observed: f64,
+}
+
+/// One sensor's share of an asset's health score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Its share, in `[0, 1]`.
+    pub share: f64,
+}
+
+/// An asset's health at one aligned time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthRow {
+    /// The row's time, microseconds.
+    pub time_us: i64,
+    /// The health score in `[0, 1]` (higher is more abnormal).
+    pub health: f64,
+    /// The top contributors, largest first.
+    pub contributors: Vec<Contribution>,
+}
+
+/// A run of abnormal rows of an asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetEvent {
+    /// Time of the first abnormal row, microseconds.
+    pub start_us: i64,
+    /// Time of the last abnormal row so far, microseconds.
+    pub end_us: i64,
+    /// Time of the highest score, microseconds.
+    pub peak_us: i64,
+    /// The highest score.
+    pub peak_score: f64,
+    /// The top contributors at the peak, largest first.
+    pub contributors: Vec<Contribution>,
+    /// `broken_relation`, `out_of_range`, … as the model tells it.
+    pub kind: String,
+}
+
+/// What the health model of one asset produced in a batch, stored with it atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetDetection {
+    /// The asset.
+    pub asset_id: i64,
+    /// The model's serialised state after the batch, when the batch checkpoints it.
+    pub checkpoint: Option<String>,
+    /// Time of the last row scored, microseconds.
+    pub scored_until_us: i64,
+    /// The rows scored.
+    pub rows: Vec<HealthRow>,
+    /// Events created or extended (upserted by start time).
+    pub events: Vec<AssetEvent>,
+    /// Whether a requested relearn was carried out (it is then cleared).
+    pub relearned: bool,
 }
 
 /// What detection produced for one series of a batch, stored with it atomically.
@@ -339,6 +412,8 @@ pub struct IngestBatch {
     pub readings: Vec<ScoredReading>,
     /// Per-series detection results.
     pub detection: Vec<SeriesDetection>,
+    /// Per-asset health results.
+    pub assets: Vec<AssetDetection>,
 }
 
 impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
@@ -352,6 +427,7 @@ impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
                 })
                 .collect(),
             detection: Vec::new(),
+            assets: Vec::new(),
         }
     }
 }
@@ -426,4 +502,81 @@ pub struct StoredAnomaly {
     pub value_name: String,
     /// The event.
     pub event: AnomalyEvent,
+}
+
+/// An asset as the pipeline needs it: its series and its stored progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetLayout {
+    /// Internal id.
+    pub id: i64,
+    /// Its name, unique in the project (`default` for the project's default asset).
+    pub name: String,
+    /// Its series; `None` for the default asset, which holds every series of the
+    /// project that no named asset lists.
+    pub members: Option<Vec<(String, String)>>,
+    /// The operator's sampling interval, microseconds; learnt when `None`.
+    pub sampling_us: Option<i64>,
+    /// The health model's checkpoint, if one was written.
+    pub state: Option<String>,
+    /// Time of the last row the checkpoint had scored, microseconds.
+    pub state_until_us: Option<i64>,
+    /// Time of the last row scored, microseconds.
+    pub scored_until_us: Option<i64>,
+    /// A requested "new normal": learn again from the first row at or after this time.
+    pub relearn_from_us: Option<i64>,
+}
+
+/// The name of a project's default asset.
+pub const DEFAULT_ASSET: &str = "default";
+
+/// A page request over an asset's health scores, ordered by asset then time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthQuery {
+    /// The project.
+    pub project: ProjectKey,
+    /// Only this asset.
+    pub asset: Option<String>,
+    /// From this time (inclusive), microseconds.
+    pub from_us: Option<i64>,
+    /// Until this time (exclusive), microseconds.
+    pub to_us: Option<i64>,
+    /// Resume after this (asset id, time) position.
+    pub after: Option<(i64, i64)>,
+    /// Most rows to return.
+    pub limit: u32,
+}
+
+/// A stored health row with its asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredHealth {
+    /// Internal asset id (for pagination).
+    pub asset_id: i64,
+    /// The asset's name.
+    pub asset: String,
+    /// The row.
+    pub row: HealthRow,
+}
+
+/// A stored asset event with its asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredAssetEvent {
+    /// Internal asset id (for pagination).
+    pub asset_id: i64,
+    /// The asset's name.
+    pub asset: String,
+    /// The event.
+    pub event: AssetEvent,
+}
+
+/// A reading of an asset's series as a replay needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssetReading {
+    /// The sensor.
+    pub sensor_id: String,
+    /// The variable.
+    pub value_name: String,
+    /// Time, microseconds.
+    pub time_us: i64,
+    /// The value.
+    pub value: f64,
 }

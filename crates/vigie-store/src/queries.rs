@@ -8,8 +8,8 @@ use sqlx::{AnyPool, FromRow, Row};
 use crate::dialect::Dialect;
 use crate::ingest::{CHUNK, bulk_query, label_pattern, labels_from_stored};
 use crate::{
-    AnomalyEvent, AnomalyQuery, EvictedCheckpoint, ProjectKey, ReadingQuery, Result, ScoredPoint,
-    SeriesQuery, SeriesSummary, StoredAnomaly, StoredDetection, StoredReading,
+    AnomalyEvent, AnomalyQuery, EventExplanation, EvictedCheckpoint, ProjectKey, ReadingQuery,
+    Result, ScoredPoint, SeriesQuery, SeriesSummary, StoredAnomaly, StoredDetection, StoredReading,
 };
 
 /// A reading as the page query returns it.
@@ -83,6 +83,10 @@ struct AnomalyRow {
     end_us: i64,
     peak_us: i64,
     peak_score: f64,
+    kind: Option<String>,
+    expected_low: Option<f64>,
+    expected_high: Option<f64>,
+    observed: Option<f64>,
 }
 
 pub(crate) async fn list_anomalies(
@@ -91,7 +95,8 @@ pub(crate) async fn list_anomalies(
 ) -> Result<Vec<StoredAnomaly>> {
     let (after_start, after_series) = query.after.unzip();
     let rows: Vec<AnomalyRow> = sqlx::query_as(
-        "SELECT s.id, s.sensor_id, s.value_name, a.start_us, a.end_us, a.peak_us, a.peak_score
+        "SELECT s.id, s.sensor_id, s.value_name, a.start_us, a.end_us, a.peak_us, a.peak_score,
+                a.kind, a.expected_low, a.expected_high, a.observed
          FROM anomalies a JOIN series s ON s.id = a.series_id
          WHERE s.org_id = $1 AND s.project_code = $2
            AND ($3 IS NULL OR s.sensor_id = $3)
@@ -126,6 +131,17 @@ pub(crate) async fn list_anomalies(
                 end_us: row.end_us,
                 peak_us: row.peak_us,
                 peak_score: row.peak_score,
+                explanation: match (row.kind, row.expected_low, row.expected_high, row.observed) {
+                    (Some(kind), Some(expected_low), Some(expected_high), Some(observed)) => {
+                        Some(EventExplanation {
+                            kind,
+                            expected_low,
+                            expected_high,
+                            observed,
+                        })
+                    }
+                    _ => None,
+                },
             },
         })
         .collect())

@@ -10,6 +10,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+use crate::assets;
 use crate::dialect::Dialect;
 use crate::ingest::IngestJob;
 use crate::writer::Writer;
@@ -225,6 +226,63 @@ impl ReadingStore for SqlStore {
 
     async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>> {
         queries::list_series(&self.pool, self.dialect, query).await
+    }
+}
+
+#[async_trait]
+impl AssetStore for SqlStore {
+    async fn asset_layouts(&self, project: &ProjectKey, now: Millis) -> Result<Vec<AssetLayout>> {
+        assets::asset_layouts(&self.pool, project, now).await
+    }
+
+    async fn create_asset(
+        &self,
+        project: &ProjectKey,
+        name: &str,
+        members: &[(String, String)],
+        sampling_us: Option<i64>,
+        now: Millis,
+    ) -> Result<()> {
+        assets::create_asset(
+            &self.pool,
+            self.dialect,
+            project,
+            name,
+            members,
+            sampling_us,
+            now,
+        )
+        .await
+    }
+
+    async fn relearn_asset(&self, project: &ProjectKey, name: &str, from_us: i64) -> Result<()> {
+        assets::relearn_asset(&self.pool, self.dialect, project, name, from_us).await
+    }
+
+    async fn read_health(&self, query: &HealthQuery) -> Result<Vec<StoredHealth>> {
+        assets::read_health(&self.pool, query).await
+    }
+
+    async fn list_asset_events(&self, query: &AnomalyQuery) -> Result<Vec<StoredAssetEvent>> {
+        assets::list_asset_events(&self.pool, query).await
+    }
+
+    async fn asset_readings(
+        &self,
+        project: &ProjectKey,
+        asset: &AssetLayout,
+        after_us: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AssetReading>> {
+        assets::asset_readings(
+            &self.pool,
+            project,
+            asset.id,
+            asset.members.is_none(),
+            after_us,
+            limit,
+        )
+        .await
     }
 }
 

@@ -828,6 +828,12 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
         end_us: 2,
         peak_us: 2,
         peak_score: 0.9,
+        explanation: Some(EventExplanation {
+            kind: "spike".into(),
+            expected_low: 0.5,
+            expected_high: 1.5,
+            observed: 50.0,
+        }),
     };
     let batch = IngestBatch {
         readings: vec![
@@ -840,8 +846,9 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             value_name: "x".into(),
             checkpoint: Some(r#"{"n":3}"#.into()),
             scored_until_us: 2,
-            events: vec![event],
+            events: vec![event.clone()],
         }],
+        assets: Vec::new(),
     };
     assert_eq!(
         store.ingest_batch(project.clone(), batch).await.unwrap(),
@@ -875,8 +882,9 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             value_name: "x".into(),
             checkpoint: None,
             scored_until_us: 4,
-            events: vec![grown],
+            events: vec![grown.clone()],
         }],
+        assets: Vec::new(),
     };
     assert_eq!(
         store.ingest_batch(project.clone(), batch).await.unwrap(),
@@ -904,6 +912,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             scored_until_us: 3,
             events: vec![],
         }],
+        assets: Vec::new(),
     };
     store.ingest_batch(project.clone(), stale).await.unwrap();
     assert_eq!(
@@ -955,7 +964,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
     let anomalies = store.list_anomalies(&anomaly_query).await.unwrap();
     assert_eq!(anomalies.len(), 1);
     assert_eq!(
-        (anomalies[0].sensor_id.as_str(), anomalies[0].event),
+        (anomalies[0].sensor_id.as_str(), anomalies[0].event.clone()),
         ("s", grown)
     );
     let strict = AnomalyQuery {
