@@ -5,7 +5,7 @@ use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vigie_proto::time::Timestamp;
-use vigie_proto::{AnomaliesPage, Anomaly};
+use vigie_proto::{AnomaliesPage, Anomaly, Explanation};
 use vigie_store::AnomalyQuery;
 
 use crate::AppState;
@@ -52,16 +52,34 @@ async fn anomalies_get(
     let anomalies = rows
         .into_iter()
         .map(|row| Anomaly {
+            id: event_id('s', row.series_id, row.event.start_us),
             sensor_id: row.sensor_id,
             value_name: row.value_name,
             start: Timestamp::from_micros(row.event.start_us).to_string(),
             end: Timestamp::from_micros(row.event.end_us).to_string(),
             peak_date: Timestamp::from_micros(row.event.peak_us).to_string(),
             peak_score: row.event.peak_score,
+            explanation: row.event.explanation.map(|e| Explanation {
+                kind: e.kind,
+                expected_low: e.expected_low,
+                expected_high: e.expected_high,
+                observed: e.observed,
+            }),
         })
         .collect();
     Ok(axum::Json(AnomaliesPage {
         anomalies,
         next_cursor,
     }))
+}
+
+/// An event's stable id: what it belongs to (`s` a series, `a` an asset), which one,
+/// and when it started; never reused, since an event is keyed by those.
+pub(crate) fn event_id(kind: char, owner: i64, start_us: i64) -> String {
+    use base64::Engine;
+    let text = format!("{kind}.{owner}.{start_us}");
+    format!(
+        "ev_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    )
 }

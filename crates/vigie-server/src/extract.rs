@@ -83,25 +83,49 @@ impl FromRequestParts<AppState> for ProjectAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let claims = Bearer::from_request_parts(parts, state)
-            .await?
-            .require_scope("data")?;
-        let Path((org_id, code)) =
-            Path::<(String, String)>::from_request_parts(parts, state).await?;
-        let project = ProjectKey { org_id, code };
-        let not_found = ApiError::NotFound("no such ML project in this organisation");
-        if claims.org != project.org_id {
-            return Err(not_found);
-        }
-        if state.projects.contains(&project) {
-            return Ok(Self(project));
-        }
-        if !state.store.project_exists(&project).await? {
-            return Err(not_found);
-        }
-        state.projects.insert(project.clone());
-        Ok(Self(project))
+        authorise_project(parts, state, "data").await.map(Self)
     }
+}
+
+/// Like [`ProjectAccess`], for what changes a project's settings: scope `admin`.
+pub struct ProjectAdmin(pub ProjectKey);
+
+impl FromRequestParts<AppState> for ProjectAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        authorise_project(parts, state, "admin").await.map(Self)
+    }
+}
+
+/// The project of the path (`org_id`, `project`), once the token has `scope` in that
+/// organisation and the project exists.
+async fn authorise_project(
+    parts: &mut Parts,
+    state: &AppState,
+    scope: &'static str,
+) -> Result<ProjectKey, ApiError> {
+    let claims = Bearer::from_request_parts(parts, state)
+        .await?
+        .require_scope(scope)?;
+    let Path(mut path) =
+        Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state).await?;
+    let not_found = || ApiError::NotFound("no such ML project in this organisation");
+    let (Some(org_id), Some(code)) = (path.remove("org_id"), path.remove("project")) else {
+        return Err(not_found());
+    };
+    let project = ProjectKey { org_id, code };
+    if claims.org != project.org_id {
+        return Err(not_found());
+    }
+    if state.projects.contains(&project) {
+        return Ok(project);
+    }
+    if !state.store.project_exists(&project).await? {
+        return Err(not_found());
+    }
+    state.projects.insert(project.clone());
+    Ok(project)
 }
 
 /// A pushed body of readings, all valid: JSON (gzip allowed), at most

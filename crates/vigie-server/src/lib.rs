@@ -8,6 +8,7 @@ mod connections;
 mod data;
 mod discovery;
 mod extract;
+mod health;
 pub mod metrics;
 mod oauth;
 mod ops;
@@ -109,6 +110,7 @@ pub struct ServerConfig {
         (name = "oauth2", description = "Tokens (RFC 6749, 7009, 7662)"),
         (name = "data", description = "Readings of ML projects"),
         (name = "anomalies", description = "Anomaly events found in ML projects"),
+        (name = "health", description = "Asset health: whether a machine is abnormal now, from all its sensors"),
         (name = "discovery", description = "Keys and metadata"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -148,6 +150,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .merge(projects::router())
             .merge(data::router())
             .merge(anomalies::router())
+            .merge(health::router())
             .split_for_parts();
     if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {
         if let Some(operation) = alias.post.as_mut() {

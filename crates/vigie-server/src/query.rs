@@ -216,3 +216,47 @@ pub struct SeriesParams {
     #[param(value_type = Option<String>)]
     pub cursor: Option<SeriesCursor>,
 }
+
+/// Query parameters of the health rows.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HealthParams {
+    /// Only this asset.
+    pub asset: Option<String>,
+    /// From this date (inclusive), ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Date>,
+    /// Until this date (exclusive), ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Date>,
+    /// Rows per page, 1 to 10000 (default 1000).
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub limit: Limit,
+    /// `nextCursor` of the previous page.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor>,
+}
+
+/// Query parameters of the asset events.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AssetEventParams {
+    /// Events ending at or after this date, ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Date>,
+    /// Events starting before this date, ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Date>,
+    /// Only events whose peak score is at least this.
+    #[param(rename = "minScore", value_type = Option<f64>)]
+    pub min_score: Option<Finite>,
+    /// Events per page, 1 to 10000 (default 1000).
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 10000)]
+    pub limit: Limit,
+    /// `nextCursor` of the previous page.
+    #[param(value_type = Option<String>)]
+    pub cursor: Option<Cursor>,
+}

@@ -9,6 +9,7 @@ mod data;
 mod discovery_and_operations;
 mod docs_curl;
 mod hardening;
+mod health;
 mod node_red;
 mod openapi;
 mod third_party_clients;

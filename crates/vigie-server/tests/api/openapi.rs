@@ -39,8 +39,12 @@ async fn every_public_endpoint_is_documented() {
             "/v0/oauth2token",
             "/v0/openAPI",
             "/v0/organisations/{org_id}/anomalies/{project}",
+            "/v0/organisations/{org_id}/assets/{project}",
+            "/v0/organisations/{org_id}/assets/{project}/{asset}/relearn",
             "/v0/organisations/{org_id}/data/{project}",
             "/v0/organisations/{org_id}/data/{project}/series",
+            "/v0/organisations/{org_id}/health/{project}",
+            "/v0/organisations/{org_id}/health/{project}/events",
             "/v0/organisations/{org_id}/projects",
         ]
     );
