@@ -3,7 +3,8 @@
 //! * `tune` runs the detector over the NAB corpus with the configuration in `VIGIE_CFG`
 //!   (JSON, merged over the default) and, optionally, a sweep of one parameter
 //!   (`VIGIE_SWEEP='name=v1;v2;…'`, JSON values), printing the three normalised scores
-//!   with their thresholds, detected windows (`tp`) and false-positive rows (`fp`);
+//!   with their thresholds, detected windows (`tp`) and false-positive rows (`fp`),
+//!   each at its optimal threshold or, with `VIGIE_AT`, at that threshold;
 //! * `diag` lists, per series, the detections, misses and false positives at the
 //!   threshold `VIGIE_T`, and which feature drove them;
 //! * `split` scores each variant on two halves of the corpus (the files of each
@@ -16,9 +17,16 @@
 //!   `VIGIE_FROM..VIGIE_TO`: value, score and the feature that drove it; then the
 //!   size of the detector's state at the end of the series.
 //!
+//! * `synthetic` runs each variant over white noise instead (`VIGIE_N` series, 40 by
+//!   default): at 1 Hz, the series that raise an alarm in the hour after the warm-up
+//!   and the alarms per day over three days; at 5-minute steps, the series that raise
+//!   one on the first day and on days two and three; at both rates, the level shifts
+//!   of 6σ missed (at 12 minutes, and after 12 hours). NAB never shows these: its
+//!   probationary period hides a series' first weeks.
+//!
 //! `VIGIE_HALF=a` (or `b`) restricts `tune` and `diag` to one half.
 //!
-//! `cargo run --release -p vigie-detect --example tune [tune|diag|split]`
+//! `cargo run --release -p vigie-detect --example tune [tune|diag|split|dump|synthetic]`
 
 use std::time::Instant;
 
@@ -153,9 +161,16 @@ fn tune() {
     for (label, config) in variants() {
         let started = Instant::now();
         let sweep = sweep(&series, &config);
+        let at: Option<f64> = std::env::var("VIGIE_AT").ok().map(|v| v.parse().unwrap());
         let line: Vec<String> = Profile::nab_profiles()
             .iter()
-            .map(|p| describe(&sweep.evaluate(p, ThresholdSearch::Sweep)))
+            .map(|p| match at {
+                Some(t) => {
+                    let curve = sweep.curve(p);
+                    describe(&curve.result(curve.at(t)))
+                }
+                None => describe(&sweep.evaluate(p, ThresholdSearch::Sweep)),
+            })
             .collect();
         eprintln!(
             "{label:<30} {}  [{:.2?}]",
@@ -311,8 +326,101 @@ fn dump() {
     );
 }
 
+/// A small deterministic generator of standard normal noise (xorshift, Box-Muller).
+struct Gauss(u64);
+
+impl Gauss {
+    /// Scrambled: xorshift seeded with a small number starts with tiny numbers.
+    fn new(seed: u64) -> Self {
+        Gauss(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    fn uniform(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        let (u, v) = (self.uniform(), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+/// White noise (σ 1) sampled every `step_ms` for `n` readings, shifted by `shift`
+/// from row `at` on, scored: the rows where the score reaches [`NAB_THRESHOLD`], and
+/// the feature that drove each.
+fn alarms(
+    config: &DetectorConfig,
+    seed: u64,
+    step_ms: i64,
+    n: usize,
+    (at, shift): (usize, f64),
+) -> Vec<(usize, String)> {
+    use vigie_detect::detector::{NAB_THRESHOLD, SeriesDetector};
+    let mut noise = Gauss::new(seed);
+    let mut detector = SeriesDetector::new(config);
+    (0..n)
+        .filter_map(|i| {
+            let value = noise.normal() + if i >= at { shift } else { 0.0 };
+            let time_ms = 1_704_067_200_000 + i as i64 * step_ms;
+            (detector.score(config, time_ms, value) >= NAB_THRESHOLD)
+                .then(|| (i, format!("{:?}", detector.last_feature().unwrap())))
+        })
+        .collect()
+}
+
+fn synthetic() {
+    let series: u64 = std::env::var("VIGIE_N").map_or(40, |v| v.parse().unwrap());
+    let share = |count: usize| format!("{count}/{series}");
+    let (hour, day) = (3_600, 86_400);
+    for (label, config) in variants() {
+        // 1 Hz: the hour after the ten-minute warm-up, then three days.
+        let mut first_hour = 0;
+        let mut per_feature = std::collections::BTreeMap::<String, usize>::new();
+        let mut later = 0;
+        for seed in 1..=series {
+            let found = alarms(&config, seed, 1_000, 3 * day, (usize::MAX, 0.0));
+            first_hour += usize::from(found.iter().any(|(i, _)| *i < 600 + hour));
+            later += found.iter().filter(|(i, _)| *i >= 600 + hour).count();
+            for (_, feature) in found {
+                *per_feature.entry(feature).or_default() += 1;
+            }
+        }
+        // Level shifts of 6σ at 12 minutes (1 Hz) and after 12 hours (5 minutes).
+        let missed = |step_ms: i64, at: usize| {
+            (1..=series)
+                .filter(|&seed| {
+                    let found = alarms(&config, seed, step_ms, at + 60, (at, 6.0));
+                    !found.iter().any(|(i, _)| *i >= at)
+                })
+                .count()
+        };
+        // 5 minutes: the first day after the warm-up, then days two and three.
+        let (mut day_one, mut days_two_three) = (0, 0);
+        for seed in 1..=series {
+            let found = alarms(&config, seed, 300_000, 3 * 288, (usize::MAX, 0.0));
+            day_one += usize::from(found.iter().any(|(i, _)| *i < 288));
+            days_two_three += usize::from(found.iter().any(|(i, _)| *i >= 288));
+        }
+        eprintln!(
+            "{label:<30} 1 Hz: {} series alarm in the 1st hour, then {:.2} alarms/series/day \
+             {per_feature:?}; 6σ shift missed {} | 5 min: {} series alarm on day 1, {} on \
+             days 2-3; 6σ shift missed {}",
+            share(first_hour),
+            later as f64 / series as f64 / (3.0 - 4_200.0 / day as f64),
+            share(missed(1_000, 720)),
+            share(day_one),
+            share(days_two_three),
+            share(missed(300_000, 144)),
+        );
+    }
+}
+
 fn main() {
     match std::env::args().nth(1).as_deref() {
+        Some("synthetic") => synthetic(),
         Some("diag") => diag(),
         Some("dump") => dump(),
         Some("split") => split(),

@@ -22,11 +22,15 @@ mod common;
 use common::corpus_dir;
 
 /// Normalised scores achieved by the default configuration: standard,
-/// reward_low_FP_rate, reward_low_FN_rate.
+/// reward_low_FP_rate, reward_low_FN_rate (105 of 116 windows, 178 false-positive
+/// rows, at threshold 0.3226 for each). They were 75.23, 66.91 and 80.33 (105 windows,
+/// 176 false positives, at 0.3188) before the time scales followed the sampling rate:
+/// the hour-of-day noise unit, used from a series' first hours before, now waits for a
+/// day of history, which costs two false positives.
 const ACHIEVED: [(&str, f64); 3] = [
-    ("standard", 75.23),
-    ("reward_low_FP_rate", 66.91),
-    ("reward_low_FN_rate", 80.33),
+    ("standard", 75.14),
+    ("reward_low_FP_rate", 66.73),
+    ("reward_low_FN_rate", 80.27),
 ];
 /// Allowed drop, in normalised points.
 const TOLERANCE: f64 = 0.5;

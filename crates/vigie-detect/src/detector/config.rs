@@ -16,14 +16,33 @@ pub struct ConfigError(String);
 /// serves every series.
 ///
 /// [`Default`] is the configuration tuned on the NAB corpus; deserialising fills
-/// missing fields from it. Smoothing factors (`*_alpha`) and decays are per point
-/// unless named `*_days`. Arrays are per feature, in the order of
+/// missing fields from it. Arrays are per feature, in the order of
 /// [`Feature::ALL`](super::Feature::ALL).
+///
+/// # Time scales
+///
+/// What the detector *estimates* (the levels, the noise units, the step statistics,
+/// the count tables, the records' means, the refractory period) is smoothed per
+/// reading, so that it is usable after a few dozen readings at any sampling rate. What
+/// it *remembers* of the past (the records' exponential decay, the envelope's
+/// contraction, the hour-of-day bins) is per reading at a step of
+/// [`memory_step_seconds`](Self::memory_step_seconds) or more, and per
+/// `memory_step_seconds` of data at faster rates, so that it lasts as long in time at
+/// 1 Hz as at the 5-minute steps it was tuned on. The daily and weekly machinery
+/// waits for the history (in time, `*_days`) that it needs to mean anything.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorConfig {
-    /// Points seen before any non-zero score is returned.
+    /// Readings seen before any non-zero score is returned.
     pub warmup: u32,
+    /// Time (seconds) since the first reading before any non-zero score is returned,
+    /// whatever the number of readings: a few dozen readings of a fast sensor say
+    /// little about the process they measure.
+    pub warmup_seconds: f64,
+    /// Time step (seconds) the per-reading rates of the detector's memories were
+    /// tuned for: a reading that comes sooner after the previous one counts as that
+    /// fraction of a reading in them (see "Time scales" above).
+    pub memory_step_seconds: f64,
     /// Smoothing factor of the fast level the deviation is measured from.
     pub level_alpha: f64,
     /// Smoothing factor of the long-run mean absolute innovation (the unit of noise).
@@ -32,11 +51,17 @@ pub struct DetectorConfig {
     pub drift_alpha: f64,
     /// Time constant (days) of the slow level the daily profile is measured from.
     pub season_level_days: f64,
-    /// Smoothing factor of each hour-of-day bin, per visit.
+    /// Smoothing factor of each hour-of-day bin (daily profile and hour-of-day noise
+    /// unit), per visit: a reading is one visit, or the fraction of one its time step
+    /// is of [`memory_step_seconds`](Self::memory_step_seconds).
     pub season_alpha: f64,
     /// The daily profile is used once it leaves less than this fraction of the spread.
     pub season_gain: f64,
-    /// Per-point contraction of the extreme envelope.
+    /// History (days since the first reading) before the daily profile may be used:
+    /// every hour of the day must have been seen on more than one day.
+    pub season_min_days: f64,
+    /// Contraction of the extreme envelope, per reading (a memory: see "Time
+    /// scales").
     pub envelope_decay: f64,
     /// The envelope never contracts to less than this many noise units beyond the
     /// envelope of the smoothed values.
@@ -54,22 +79,23 @@ pub struct DetectorConfig {
     pub context_bins: u32,
     /// Number of consecutive quantised values forming a context.
     pub context_order: u32,
-    /// Per-point decay of the context counts.
+    /// Decay of the context counts, per reading.
     pub context_decay: f64,
     /// Smoothing factor of the short-term average of each feature.
     pub short_alpha: f64,
     /// Smoothing factor of each feature's long-run mean.
     pub long_alpha: f64,
-    /// Per-point decay of each record towards its feature's mean.
+    /// Decay of each record towards its feature's mean, per reading (a memory: see
+    /// "Time scales").
     pub record_decay: f64,
-    /// Faster early decay of the records: at least `record_memory / points seen`.
+    /// Faster early decay of the records: at least `record_memory / readings seen`.
     pub record_memory: f64,
     /// Minimum height of a record above its feature's mean, as a fraction of the mean.
     pub record_floor: f64,
     /// Per feature, the raw value below which it never counts as a record.
     pub record_min: [f64; FEATURES],
     /// Per feature, the fraction of the gap by which a record rises towards a higher
-    /// value, per point (1 = at once; less lets a creeping feature build up a score).
+    /// value, per reading (1 = at once; less lets a creeping feature build up a score).
     pub record_rise: [f64; FEATURES],
     /// Per feature, the weight of its record-breaking ratio in the score.
     pub weights: [f64; FEATURES],
@@ -77,17 +103,27 @@ pub struct DetectorConfig {
     pub score_scale: f64,
     /// Score at or above which an alarm starts a refractory period.
     pub alarm_level: f64,
-    /// Length of the refractory period, in points.
+    /// Length of the refractory period, in readings.
     pub refractory: u32,
     /// Factor applied to the scores during the refractory period, and to scores not
     /// clearly above the recent peak.
     pub refractory_factor: f64,
-    /// Per-point decay of the recent peak (the last score passed on in full).
+    /// Decay of the recent peak (the last score passed on in full), per reading.
     pub peak_decay: f64,
     /// A score below this multiple of the recent peak is damped.
     pub peak_margin: f64,
     /// Time constant (days) of the memory of past surprises per hour of the day.
     pub recur_days: f64,
+    /// History (days since the first reading) before the hour-of-day noise unit and
+    /// the memory of past surprises per hour of the day are used (before, the same
+    /// hour has not been seen on another day). Until then, the series' surprises are
+    /// judged more strictly: damped by `day_one_factor`, and a new high or low counts
+    /// only beyond the noise floor of the envelope (`extreme_noise`).
+    pub daily_min_days: f64,
+    /// Factor applied to every surprise until the series has `daily_min_days` of
+    /// history: whether it recurs daily cannot be known yet, and the records and
+    /// envelope were set by a short stretch of the series.
+    pub day_one_factor: f64,
     /// A surprise below this multiple of the remembered surprise at the same hour of
     /// the day is damped by `recur_factor` (0 disables).
     pub recur_margin: f64,
@@ -108,13 +144,14 @@ pub struct DetectorConfig {
     pub shape_unit: f64,
     /// Number of size levels of a step on each side of zero (1 to 3).
     pub shape_levels: u32,
-    /// Per-point decay of the shape counts.
+    /// Decay of the shape counts, per reading.
     pub shape_decay: f64,
     /// Novelty of a shape (`1 / (1 + its decayed count)`) below which it never counts
     /// as a record: in pure noise, rare shapes keep turning up, so that only a shape
     /// (almost) never seen in the memory of the counts is news.
     pub shape_min: f64,
-    /// Per-point contraction of the long-memory envelope towards the extreme envelope.
+    /// Contraction of the long-memory envelope towards the extreme envelope, per
+    /// reading (a memory: see "Time scales").
     pub revisit_decay: f64,
     /// Factor applied to the part of the excess beyond the extreme envelope that lies
     /// within the long-memory envelope (a return to a level reached before); 1 disables.
@@ -125,12 +162,15 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         Self {
             warmup: 50,
+            warmup_seconds: 600.0,
+            memory_step_seconds: 300.0,
             level_alpha: 0.2,
             scale_alpha: 0.00625,
             drift_alpha: 0.00625,
             season_level_days: 1.0,
             season_alpha: 0.05,
             season_gain: 0.7,
+            season_min_days: 2.0,
             envelope_decay: 2e-4,
             extreme_noise: 4.0,
             extreme_slack: 0.5,
@@ -155,6 +195,8 @@ impl Default for DetectorConfig {
             peak_decay: 0.986,
             peak_margin: 1.5,
             recur_days: 2.0,
+            daily_min_days: 1.0,
+            day_one_factor: 0.3,
             recur_margin: 1.0,
             recur_factor: 0.5,
             recur_weeks: 3.0,
@@ -209,6 +251,11 @@ impl DetectorConfig {
         fraction("record_decay", self.record_decay)?;
         fraction("peak_decay", self.peak_decay)?;
         positive("season_level_days", self.season_level_days)?;
+        positive("memory_step_seconds", self.memory_step_seconds)?;
+        non_negative("warmup_seconds", self.warmup_seconds)?;
+        non_negative("season_min_days", self.season_min_days)?;
+        non_negative("daily_min_days", self.daily_min_days)?;
+        non_negative("day_one_factor", self.day_one_factor)?;
         positive("extreme_unit", self.extreme_unit)?;
         positive("score_scale", self.score_scale)?;
         positive("shape_unit", self.shape_unit)?;

@@ -3,13 +3,16 @@
 //! * *deviation*: distance of the deseasonalised value from a fast exponentially
 //!   weighted level, in units of noise: the geometric mean of the long-run mean
 //!   absolute innovation and that of the current hour of the day (many series are
-//!   noisier at some hours than at others) (spikes, level shifts, drifts once large
-//!   enough);
+//!   noisier at some hours than at others), the latter once the series has a day of
+//!   history (before, "this hour" has not been seen on another day) (spikes, level
+//!   shifts, drifts once large enough);
 //! * *drift*: distance of the fast level from a slow one, in the same units of noise
 //!   (slow drifts and level shifts that no single reading reveals).
 //!
-//! The long-run mean absolute innovation is also the unit of noise of the extreme
-//! feature ([`super::extreme`]).
+//! The levels and the long-run innovation are estimates, smoothed per reading; the
+//! hour-of-day innovations learn per visit, like the daily profile
+//! ([`super::profile`]). The long-run mean absolute innovation is also the unit of
+//! noise of the extreme feature ([`super::extreme`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +26,10 @@ pub(super) struct Deviation {
     pub(super) level: f64,
     /// Long-run mean absolute innovation.
     pub(super) scale: f64,
-    /// Mean absolute innovation per hour of the day, and visits.
+    /// Mean absolute innovation per hour of the day, and visits (a reading counting
+    /// as its [`Reading::weight`]).
     pub(super) hour_scale: [f64; DAY_BINS],
-    pub(super) hour_visits: [u32; DAY_BINS],
+    pub(super) hour_visits: [f64; DAY_BINS],
 }
 
 impl Deviation {
@@ -49,7 +53,7 @@ impl Deviation {
         let bin = reading.hour;
         let innovation = y - self.level;
         // The unit of noise blends the long-run innovation with that of this hour.
-        let hour_scale = if self.hour_visits[bin] >= 3 {
+        let hour_scale = if self.hour_visits[bin] >= 3.0 && reading.has_days(c.daily_min_days) {
             self.hour_scale[bin]
         } else {
             self.scale
@@ -59,9 +63,13 @@ impl Deviation {
         let deviation = innovation.abs() / (unit + reading.tiny);
         let a_scale = (1.0 / reading.seen as f64).max(c.scale_alpha);
         self.scale += a_scale * (innovation.abs() - self.scale);
-        let a_hour = (1.0 / f64::from(self.hour_visits[bin].saturating_add(1))).max(c.season_alpha);
-        self.hour_scale[bin] += a_hour * (innovation.abs() - self.hour_scale[bin]);
-        self.hour_visits[bin] = self.hour_visits[bin].saturating_add(1);
+        let weight = reading.weight;
+        if weight > 0.0 {
+            let visits = self.hour_visits[bin] + weight;
+            let a_hour = (weight / visits).max(c.season_alpha * weight);
+            self.hour_scale[bin] += a_hour * (innovation.abs() - self.hour_scale[bin]);
+            self.hour_visits[bin] = visits;
+        }
         self.level += c.level_alpha * innovation;
         (deviation, unit)
     }

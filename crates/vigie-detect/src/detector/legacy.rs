@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 use super::SeriesDetector;
 use super::counts::DecayingCounts;
 use super::deviation::{Deviation, Drift};
+use super::explain::Expectation;
 use super::extreme::Extreme;
 use super::novelty::{Context, Shape};
 use super::profile::DailyProfile;
@@ -95,7 +96,7 @@ impl From<LegacyState> for SeriesDetector {
             profile: DailyProfile {
                 slow_level: old.slow_level,
                 offsets: old.season,
-                visits: old.season_seen,
+                visits: old.season_seen.map(f64::from),
                 plain_spread: old.plain_spread,
                 season_spread: old.season_spread,
                 on: old.season_on,
@@ -104,7 +105,7 @@ impl From<LegacyState> for SeriesDetector {
                 level: old.level,
                 scale: old.scale,
                 hour_scale: old.hour_scale,
-                hour_visits: old.hour_seen,
+                hour_visits: old.hour_seen.map(f64::from),
             },
             drift: Drift {
                 level: old.drift_level,
@@ -145,6 +146,7 @@ impl From<LegacyState> for SeriesDetector {
                 cooldown: old.cooldown,
             },
             last_feature: old.last_feature,
+            expectation: Expectation::default(),
         }
     }
 }

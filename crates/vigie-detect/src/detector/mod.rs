@@ -20,8 +20,7 @@
 //!      quantised steps, not seen before, from decaying count tables (`counts`).
 //!
 //!    A daily profile (`profile`) is subtracted first when it explains enough of the
-//!    spread; its time constants are in time, not in points, so irregular sampling and
-//!    gaps are handled.
+//!    spread, once every hour of the day has been seen on two days.
 //! 2. **Calibration by records** (`records`): each feature is compared with its own
 //!    decaying record, so that heterogeneous features and series share one scale and
 //!    one threshold serves every series, and the detector fires on what has not been
@@ -31,7 +30,31 @@
 //!    alarm (`refractory`).
 //!
 //! [`SeriesDetector::score`] composes them; [`SeriesDetector::last_feature`] tells which
-//! feature drove the last score.
+//! feature drove the last score, and [`SeriesDetector::explain`] what kind of anomaly
+//! the last reading is and what range was expected instead (`explain`).
+//!
+//! # Time scales and the sampling rate
+//!
+//! Nothing assumes a sampling rate, so that 1 Hz data is useful after minutes and
+//! 5-minute data after hours ([`DetectorConfig`] lists each time scale):
+//!
+//! * what the detector *estimates* (levels, noise units, step statistics, count
+//!   tables) is smoothed per reading, the statistically efficient way, and works from
+//!   the first readings;
+//! * what it *remembers* of the past (the records' decay, the envelope's contraction,
+//!   the hour-of-day bins) is per reading at the 5-minute steps it was tuned on and
+//!   slower, and per five minutes of data at faster rates: a 1 Hz series remembers
+//!   its last days, not its last half hour, and its noise does not break a record
+//!   forgotten within minutes;
+//! * the daily and weekly machinery waits for the history, in time, that makes it
+//!   mean anything: a day for the hour-of-day noise unit and the daily memory of
+//!   surprises, two days for the daily profile, two weeks for the weekly memory;
+//! * the warm-up lasts 50 readings and ten minutes, and the series' first day is
+//!   judged more strictly: every surprise is damped and only a new high or low beyond
+//!   the envelope's noise floor counts. The records and the envelope of a young series
+//!   were set by a short stretch of it, and without these rules white noise raised an
+//!   alarm within its first hour at 1 Hz, or its first day at 5 minutes, in most
+//!   series.
 //!
 //! # Configuration and state
 //!
@@ -47,6 +70,7 @@ use serde::{Deserialize, Serialize};
 mod config;
 mod counts;
 mod deviation;
+mod explain;
 mod extreme;
 mod legacy;
 mod novelty;
@@ -62,13 +86,15 @@ mod weekly;
 mod tests;
 
 pub use config::{ConfigError, ConfigId, DetectorConfig};
+pub use explain::{AnomalyKind, Explanation, RANGE_UNITS};
 pub use state::{FORMAT_VERSION, RestoreError};
 
 use deviation::{Deviation, Drift};
+use explain::Expectation;
 use extreme::Extreme;
 use novelty::{Context, Shape};
 use profile::DailyProfile;
-use records::Calibration;
+use records::{Calibration, extreme_ratio};
 use recurrence::Recurrence;
 use refractory::Refractory;
 use state::Version;
@@ -94,8 +120,9 @@ const SHAPE_TABLE: usize = 512;
 pub const MAX_MAGNITUDE: f64 = 1e150;
 
 /// The anomaly-score threshold that is optimal on the NAB corpus (standard profile) for
-/// the default configuration: scores at or above it are alarms.
-pub const NAB_THRESHOLD: f64 = 0.3188;
+/// the default configuration (any from 0.3220 to 0.3225 is; this is within): scores at
+/// or above it are alarms.
+pub const NAB_THRESHOLD: f64 = 0.3222;
 
 /// The features of the detector, in the order of the per-feature parameters of
 /// [`DetectorConfig`] (such as [`DetectorConfig::weights`]).
@@ -141,6 +168,13 @@ struct Reading {
     step_ms: f64,
     /// Hour of the day (UTC) of the reading.
     hour: usize,
+    /// Time since the series' first reading, ms.
+    history_ms: f64,
+    /// What the reading counts for in the detector's memories: its time step as a
+    /// fraction of [`DetectorConfig::memory_step_seconds`], at most 1.
+    weight: f64,
+    /// Whether the reading falls in the warm-up (it scores 0).
+    warming_up: bool,
     /// Readings accepted so far, this one included.
     seen: u64,
     /// Width of the envelope of the values before this reading.
@@ -155,6 +189,11 @@ impl Reading {
     fn hour_of(time_ms: i64) -> usize {
         ((time_ms.rem_euclid(DAY_MS as i64) as f64 / DAY_MS * DAY_BINS as f64) as usize)
             .min(DAY_BINS - 1)
+    }
+
+    /// Whether the series has at least `days` of history at this reading.
+    fn has_days(&self, days: f64) -> bool {
+        self.history_ms >= days * DAY_MS
     }
 }
 
@@ -194,6 +233,7 @@ pub struct SeriesDetector {
     recurrence: Recurrence,
     refractory: Refractory,
     last_feature: Option<Feature>,
+    expectation: Expectation,
 }
 
 impl SeriesDetector {
@@ -219,6 +259,7 @@ impl SeriesDetector {
             recurrence: Recurrence::default(),
             refractory: Refractory::default(),
             last_feature: None,
+            expectation: Expectation::default(),
         }
     }
 
@@ -241,9 +282,19 @@ impl SeriesDetector {
             + self.recurrence.heap_bytes()
     }
 
-    /// The feature that drove the last score, if any broke its record.
+    /// The feature that drove the last score, if any broke its record (none during
+    /// the warm-up).
     pub fn last_feature(&self) -> Option<Feature> {
         self.last_feature
+    }
+
+    /// Explains the last reading scored: the kind of anomaly and the range the
+    /// detector expected it in (module `explain` says how both are decided). `None`
+    /// if no feature broke its record (nothing to explain), during the warm-up, and
+    /// before any reading. Cheap: built from what scoring kept, only when asked.
+    pub fn explain(&self) -> Option<Explanation> {
+        let feature = self.last_feature?;
+        Some(self.expectation.explain(feature, self.last_value))
     }
 
     /// Scores the reading `value` taken at `time_ms` (milliseconds since the Unix
@@ -278,11 +329,16 @@ impl SeriesDetector {
         self.last_time = Some(time_ms);
         self.seen += 1;
         let range = self.extreme.range();
+        let history_ms = time_ms.saturating_sub(first_time) as f64;
         let reading = Reading {
             time_ms,
             value,
             step_ms,
             hour: Reading::hour_of(time_ms),
+            history_ms,
+            weight: (step_ms / (1e3 * config.memory_step_seconds)).min(1.0),
+            warming_up: self.seen <= u64::from(config.warmup)
+                || history_ms < 1e3 * config.warmup_seconds,
             seen: self.seen,
             range,
             tiny: 1e-9 * (1.0 + value.abs()) + 1e-6 * range,
@@ -296,15 +352,20 @@ impl SeriesDetector {
         let gap = self.gap.update(&reading);
         let deseasonalised = self.profile.update(&reading, config);
         self.deviation.rebase(&deseasonalised);
+        // What the explanation compares the reading with: the level before this
+        // reading, back on the scale of the values.
+        let expected = self.deviation.level() + (value - deseasonalised.value);
         let (deviation, unit) = self
             .deviation
             .update(&reading, deseasonalised.value, config);
+        self.expectation.observe(value, expected, unit);
         let drift = self
             .drift
             .update(self.deviation.level(), unit, reading.tiny, config);
-        let extreme = self
-            .extreme
-            .update(&reading, self.deviation.scale(), config);
+        let day_one = !reading.has_days(config.daily_min_days);
+        let (extreme, extreme_beyond_floor) =
+            self.extreme
+                .update(&reading, self.deviation.scale(), day_one, config);
         let signed_step = value - self.last_value;
         self.last_value = value;
         let stuck = self.stuck.update(signed_step.abs());
@@ -313,12 +374,28 @@ impl SeriesDetector {
         let context = self.context.update(&reading, self.extreme.bounds(), config);
 
         let raw = [deviation, extreme, noise, context, gap, stuck, drift];
-        let (best, feature) = self.calibration.update(raw, shape, config);
-        self.last_feature = feature;
-        let best = self.recurrence.damp(&reading, first_time, best, config);
-        if self.seen <= u64::from(config.warmup) {
+        let surprises = self.calibration.update(raw, shape, reading.weight, config);
+        let (best, mut feature) = surprises.strongest();
+        // On the first day the envelope is that of a short stretch of the series,
+        // narrower than its noise alone will reach: only a new high or low beyond the
+        // envelope's noise floor is scored (the memories of surprises still learn
+        // what the envelope alone says, as on any other day).
+        let scored = if day_one {
+            let mut floored = surprises;
+            floored.features[Feature::Extreme as usize] = config.weights[Feature::Extreme as usize]
+                * extreme_ratio(extreme_beyond_floor, config);
+            let (scored, scored_feature) = floored.strongest();
+            feature = scored_feature;
+            scored
+        } else {
+            best
+        };
+        let best = self.recurrence.damp(&reading, best, scored, config);
+        if reading.warming_up {
+            self.last_feature = None;
             return 0.0;
         }
+        self.last_feature = feature;
         self.refractory.update(best, config)
     }
 }

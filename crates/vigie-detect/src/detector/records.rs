@@ -27,10 +27,17 @@ pub(super) struct Record {
 
 impl Record {
     /// Returns by how much the short average of `value` breaks the record of the past,
-    /// relative to the record's height above the mean; then learns. The record never
-    /// falls below `minimum`, and rises towards a higher value by the fraction `rise`
-    /// per point.
-    fn update(&mut self, value: f64, minimum: f64, rise: f64, c: &DetectorConfig) -> f64 {
+    /// relative to the record's height above the mean; then learns, the reading
+    /// counting as `weight` in the record's memory. The record never falls below
+    /// `minimum`, and rises towards a higher value by the fraction `rise` per reading.
+    fn update(
+        &mut self,
+        value: f64,
+        minimum: f64,
+        rise: f64,
+        weight: f64,
+        c: &DetectorConfig,
+    ) -> f64 {
         if self.seen == 0 {
             self.short = value;
             self.mean = value;
@@ -46,7 +53,9 @@ impl Record {
         let a = (1.0 / f64::from(self.seen)).max(c.long_alpha);
         self.mean += a * (value - self.mean);
         let floor = self.mean.max(minimum);
-        let decay = c.record_decay.max(c.record_memory / f64::from(self.seen));
+        // The early, hyperbolic decay is that of a running maximum, the same per
+        // reading at any rate; the exponential one is a memory, in time.
+        let decay = (c.record_decay * weight).max(c.record_memory / f64::from(self.seen));
         let decayed = floor + (self.top - floor) * (1.0 - decay);
         self.top = if self.short > decayed {
             decayed + rise * (self.short - decayed)
@@ -67,39 +76,66 @@ pub(super) struct Calibration {
     pub(super) shape: Record,
 }
 
+/// The weighted record-breaking ratio of each feature for one reading, and of the
+/// shape (reported as [`Feature::Context`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Surprises {
+    pub(super) features: [f64; FEATURES],
+    pub(super) shape: f64,
+}
+
+impl Surprises {
+    /// The strongest ratio and the feature that broke its record (none if none did),
+    /// the first in [`Feature::ALL`] order on a tie, the shape last.
+    pub(super) fn strongest(&self) -> (f64, Option<Feature>) {
+        let mut best = 0.0f64;
+        let mut feature = None;
+        for (&weighted, f) in self.features.iter().zip(Feature::ALL) {
+            if weighted > best {
+                best = weighted;
+                feature = Some(f);
+            }
+        }
+        if self.shape > best {
+            best = self.shape;
+            feature = Some(Feature::Context);
+        }
+        (best, feature)
+    }
+}
+
 impl Calibration {
-    /// The strongest weighted record-breaking ratio of the `raw` features and the
-    /// `shape`, and the feature that broke it (none if no record broke); then learns.
+    /// The weighted record-breaking ratios of the `raw` features and of the `shape`
+    /// (zero where no record broke); then learns, the reading counting as `weight` in
+    /// the records' memory.
     pub(super) fn update(
         &mut self,
         raw: [f64; FEATURES],
         shape: f64,
+        weight: f64,
         c: &DetectorConfig,
-    ) -> (f64, Option<Feature>) {
-        let mut best = 0.0f64;
-        let mut feature = None;
+    ) -> Surprises {
+        let mut features = [0.0; FEATURES];
         for (i, (&f, record)) in raw.iter().zip(&mut self.records).enumerate() {
             let broken = if Feature::ALL[i] == Feature::Extreme {
-                f / c.extreme_unit
+                extreme_ratio(f, c)
             } else {
                 let minimum = c.record_min[i].ln_1p();
-                record.update(f.min(1e12).ln_1p(), minimum, c.record_rise[i], c)
+                record.update(f.min(1e12).ln_1p(), minimum, c.record_rise[i], weight, c)
             };
-            let weighted = c.weights[i] * broken;
-            if weighted > best {
-                best = weighted;
-                feature = Some(Feature::ALL[i]);
-            }
+            features[i] = c.weights[i] * broken;
         }
-        if c.shape_weight > 0.0 {
+        let shape = if c.shape_weight > 0.0 {
             let minimum = c.shape_min.ln_1p();
-            let broken = self.shape.update(shape.ln_1p(), minimum, 1.0, c);
-            let weighted = c.shape_weight * broken;
-            if weighted > best {
-                best = weighted;
-                feature = Some(Feature::Context);
-            }
-        }
-        (best, feature)
+            c.shape_weight * self.shape.update(shape.ln_1p(), minimum, 1.0, weight, c)
+        } else {
+            0.0
+        };
+        Surprises { features, shape }
     }
+}
+
+/// The weighted ratio of an extreme feature `f`, which needs no record.
+pub(super) fn extreme_ratio(f: f64, c: &DetectorConfig) -> f64 {
+    f / c.extreme_unit
 }

@@ -1,16 +1,22 @@
 //! The detector's serialised state (its checkpoint): what is written, what is read
 //! back, and when a state is refused.
 //!
-//! A state is written in format [`FORMAT_VERSION`]: `{"version": 2, "config_id": …}`
+//! A state is written in format [`FORMAT_VERSION`]: `{"version": 3, "config_id": …}`
 //! and then the state of each feature. It carries the [`ConfigId`] of the
 //! configuration it was learnt with, never the configuration itself, so that one
 //! configuration serves every series and a change of it is noticed.
 //!
 //! Reading accepts:
-//! * format 2, as written now;
+//! * format 3, as written now;
 //! * format 1, the states written before the format was versioned, which embed their
 //!   whole configuration (`{"config": {…}, "seen": …}`): they are converted, and carry
-//!   the id of the configuration they embed.
+//!   the id of the configuration they embed, the parameters added since taking their
+//!   defaults.
+//!
+//! Format 2 (versioned, before the time scales followed the sampling rate) is refused
+//! as unreadable: it carries the id of a configuration without the parameters added
+//! in format 3, which no configuration of this build can match, so it could never be
+//! restored anyway.
 //!
 //! Any other version, a damaged state (a table of the wrong size, a number that is not
 //! finite, an invalid embedded configuration) fails to deserialise. A state that reads
@@ -18,8 +24,10 @@
 //! made with the running configuration: its records, envelopes and tables mean nothing
 //! under other parameters. Either way, the caller learns afresh (the pipeline replays
 //! the series' latest readings into a new detector). When the running configuration is
-//! the one a state was made with, scoring resumes exactly as if it had never stopped,
-//! format 1 included.
+//! the one a state was made with, scoring resumes exactly as if it had never stopped.
+//! A format-1 state resumes under today's arithmetic, which is the one it was learnt
+//! with, bit for bit, for a series sampled every 5 minutes or more slowly and older
+//! than two days (`tests/legacy_state.rs`); any other continues from what it learnt.
 //!
 //! Bump [`FORMAT_VERSION`] (and read the previous one, or let it be relearnt) whenever
 //! the layout of the state or the arithmetic that updates it changes.
@@ -31,7 +39,7 @@ use super::{ConfigId, DetectorConfig, SeriesDetector};
 
 /// The format version of the detector states written by this build. Version 1 is the
 /// unversioned format that embedded the configuration.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why a serialised detector state cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +172,9 @@ mod tests {
         assert_eq!(d.memory_bytes(), fresh_bytes, "the state does not grow");
         assert!(fresh_bytes < 24_000, "state is {fresh_bytes} bytes");
         let json = serde_json::to_string(&d).unwrap();
+        let explained = d.explain();
         let mut d = SeriesDetector::from_json(&json, &config).unwrap();
+        assert_eq!(d.explain(), explained, "the last explanation is kept");
         resumed.extend(p[at..].iter().map(|&(t, v)| d.score(&config, t, v)));
         assert_eq!(whole, resumed);
         assert!(whole[at + 500] >= NAB_THRESHOLD);
@@ -190,7 +200,8 @@ mod tests {
             &|v| v["deviation"]["level"] = serde_json::Value::Null
         ));
         assert!(damaged(&|v| v["surprise"] = 1.into()), "unknown field");
-        assert!(damaged(&|v| v["version"] = 3.into()), "a later format");
+        assert!(damaged(&|v| v["version"] = 4.into()), "a later format");
+        assert!(damaged(&|v| v["version"] = 2.into()), "the previous format");
         assert!(damaged(&|v| v["version"] = 1.into()));
         assert!(!damaged(&|_| {}));
     }
@@ -207,7 +218,7 @@ mod tests {
             d.score(&other, t, v);
         }
         let json = serde_json::to_string(&d).unwrap();
-        assert!(json.starts_with(&format!(r#"{{"version":2,"config_id":"{}","#, other.id())));
+        assert!(json.starts_with(&format!(r#"{{"version":3,"config_id":"{}","#, other.id())));
         let error = SeriesDetector::from_json(&json, &config).unwrap_err();
         assert!(matches!(
             error,
