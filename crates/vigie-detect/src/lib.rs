@@ -1,16 +1,20 @@
 //! Vigie's anomaly-detection crate: pure, synchronous code (no async runtime, no
 //! database, no network) so that it can be unit-tested, benchmarked and embedded anywhere.
 //!
-//! It holds three things:
+//! It holds four things:
 //!
 //! * the streaming [`detector`], which turns readings into anomaly scores in `[0, 1]`;
 //! * the [`asset`] health model, which scores a machine from all its sensors at once;
 //! * [`nab`], a scorer that reproduces the published results of the
 //!   [Numenta Anomaly Benchmark](https://github.com/numenta/NAB) (NAB), so that the
 //!   detector is judged by the same rules as the published detectors, and so that a
-//!   customer can score it on their own labelled incidents (`vigie eval`).
+//!   customer can score it on their own labelled incidents (`vigie eval`);
+//! * [`tep`], the Tennessee Eastman process benchmark of fault detection and the
+//!   reference it is compared with, on which the asset model is measured
+//!   (`vigie eval tep`).
 //!
-//! Only [`nab::corpus`] touches the file system; everything else works on values.
+//! Only [`nab::corpus`] and [`tep::data`] touch the file system; everything else works
+//! on values.
 //!
 //! # Scoring your own labelled data
 //!
@@ -63,3 +67,4 @@
 pub mod asset;
 pub mod detector;
 pub mod nab;
+pub mod tep;

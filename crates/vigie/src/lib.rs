@@ -20,6 +20,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Admin(args) => admin::admin(args, &database_url).await,
         Command::Eval(args) => match (args.corpus, args.data, args.labels) {
             (Some(cli::EvalCorpus::Nab { dir }), _, _) => evaluate::eval_nab(&dir, args.json),
+            (Some(cli::EvalCorpus::Tep { dir, alternatives }), _, _) => {
+                evaluate::eval_tep(&dir, alternatives, args.json)
+            }
             (None, Some(data), Some(labels)) => {
                 evaluate::eval_custom(&data, &labels, args.threshold, args.json)
             }

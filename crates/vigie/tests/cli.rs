@@ -430,18 +430,144 @@ fn detect_scores_a_local_csv_without_a_server() {
     );
     let (ok, _, stderr) = vigie(&["detect", "/no/such/file.csv"]);
     assert!(!ok && stderr.contains("/no/such/file.csv"), "{stderr}");
-    // Several value columns: refused, not silently scored on the first.
-    let wide = dir.join("wide.csv");
+}
+
+/// A reproducible standard normal deviate for row `n` of column `k`.
+fn gaussian(n: u64, k: u64) -> f64 {
+    let uniform = |seed: u64| {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xD1B5_4A32_D192_ED03;
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x ^= x >> 27;
+        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let seed = n * 8 + k;
+    let (u, v) = (uniform(seed * 2), uniform(seed * 2 + 1));
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+}
+
+#[test]
+fn detect_scores_several_columns_as_one_asset() {
+    let dir = temp_dir("vigie-detect-asset");
+    let file = dir.join("pump.csv");
+    // Three sensors of one pump, one row a minute, tied to a common load; from row 800
+    // the current no longer follows the load (every value stays in its range). Row 600
+    // has no pressure reading.
+    let mut csv = String::from("timestamp,flow,pressure,current\n");
+    for i in 0..1_000_u64 {
+        let load = gaussian(i, 0);
+        let current = if i >= 800 {
+            10.0 + gaussian(i, 4)
+        } else {
+            10.0 + load
+        };
+        let pressure = if i == 600 {
+            String::new()
+        } else {
+            format!("{:.4}", 4.0 + 0.2 * load + 0.01 * gaussian(i, 2))
+        };
+        csv.push_str(&format!(
+            "2024-01-01T{:02}:{:02}:00Z,{:.4},{pressure},{:.4}\n",
+            i / 60,
+            i % 60,
+            100.0 + 5.0 * load + 0.2 * gaussian(i, 1),
+            current + 0.05 * gaussian(i, 3),
+        ));
+    }
+    std::fs::write(&file, csv).unwrap();
+    let (ok, stdout, stderr) = vigie(&["detect", file.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    let lines: Vec<Vec<&str>> = stdout.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(
+        lines[0],
+        ["timestamp", "anomaly_score", "anomaly", "contributors"]
+    );
+    assert_eq!(lines.len(), 1_001);
+    assert_eq!(lines[1][0], "2024-01-01T00:00:00.000Z");
+    // Learning: the first 500 rows score 0 and name no one.
+    assert!(
+        lines[1..=500]
+            .iter()
+            .all(|l| l[1] == "0.000000" && l[3].is_empty())
+    );
+    // Normal operation, the row without pressure included: no anomaly.
+    assert!(
+        lines[501..=800].iter().all(|l| l[2] == "0"),
+        "a false alarm"
+    );
+    // The broken relation: found within a few rows, for as long as it lasts, and the
+    // current named first, with its share.
+    let flagged = lines[811..].iter().filter(|l| l[2] == "1").count();
+    assert_eq!(flagged, 190, "every row from 810 on");
+    for line in &lines[811..] {
+        let first = line[3].split(';').next().unwrap();
+        let (name, share) = first.split_once(':').unwrap();
+        assert_eq!(name, "current", "{line:?}");
+        assert!(share.parse::<f64>().unwrap() > 0.3, "{line:?}");
+    }
+    // One value column is still the series detector's.
+    let series = dir.join("series.csv");
     std::fs::write(
-        &wide,
-        "timestamp,flow,pressure\n2024-01-01T00:00:00Z,1,2\n2024-01-01T00:01:00Z,1,2\n",
+        &series,
+        "timestamp,flow\n2024-01-01T00:00:00Z,1\n2024-01-01T00:01:00Z,2\n",
     )
     .unwrap();
-    let (ok, stdout, stderr) = vigie(&["detect", wide.to_str().unwrap()]);
-    assert!(!ok && stdout.is_empty(), "{stdout}");
+    let (ok, stdout, _) = vigie(&["detect", series.to_str().unwrap()]);
+    assert!(ok && stdout.starts_with("timestamp,value,anomaly_score,anomaly\n"));
+    // A row of the wrong width is refused, naming its line.
+    let ragged = dir.join("ragged.csv");
+    std::fs::write(
+        &ragged,
+        "timestamp,a,b\n2024-01-01T00:00:00Z,1,2\n2024-01-01T00:01:00Z,1\n",
+    )
+    .unwrap();
+    let (ok, _, stderr) = vigie(&["detect", ragged.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("line 3"), "{stderr}");
+}
+
+/// The TEP data folder; it must be there under CI (`CI` set).
+fn tep_dir() -> Option<String> {
+    let dir = vigie_detect::tep::data::repository_data_dir();
     assert!(
-        stderr.contains("3 columns") && stderr.contains("one series"),
-        "{stderr}"
+        dir.is_some() || std::env::var_os("CI").is_none(),
+        "CI is set but the TEP data is missing"
+    );
+    Some(dir?.display().to_string())
+}
+
+#[test]
+fn eval_tep_prints_every_fault_beside_the_pca_reference() {
+    let Some(dir) = tep_dir() else { return };
+    let results = vigie_json(&["eval", "tep", &dir, "--json"]);
+    let mean = |key: &str| results[key]["mean_detection_rate"].as_f64().unwrap();
+    // Pinned as in `crates/vigie-detect/tests/tep.rs`.
+    assert!((mean("asset_model") - 0.9235).abs() < 0.005, "{results}");
+    assert!((mean("pca_reference") - 0.8027).abs() < 0.005, "{results}");
+    assert!(mean("asset_model_at_threshold") >= 0.75, "{results}");
+    for key in ["asset_model", "pca_reference"] {
+        let far = results[key]["false_alarm_rate"].as_f64().unwrap();
+        assert!((0.045..=0.05).contains(&far), "{key}: {far}");
+        let faults = results[key]["faults"].as_array().unwrap();
+        assert_eq!(faults.len(), 21);
+        let counted = faults.iter().filter(|f| f["counted"] == true).count();
+        assert_eq!(counted, 18);
+        assert!(faults.iter().all(|f| f["detection_rate"].is_f64()));
+        assert!(faults[0]["delay_minutes"].as_f64().unwrap() <= 15.0);
+    }
+    let strict = results["asset_model_at_threshold"]["false_alarm_rate"]
+        .as_f64()
+        .unwrap();
+    assert!(strict <= 0.001, "{strict}");
+    // The table names every fault and the means.
+    let (ok, stdout, stderr) = vigie(&["eval", "tep", &dir]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("PCA rate") && stdout.contains("mean") && stdout.contains("FAR"));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("(not counted)"))
+            .count(),
+        3
     );
 }
 
