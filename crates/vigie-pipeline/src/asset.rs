@@ -14,7 +14,9 @@
 //!
 //! **Membership.** A project's `default` asset holds every series that no named asset
 //! lists. A series that joins an asset (a new sensor of the default asset, or a layout
-//! changed by the operator) changes the model's inputs: the model learns again.
+//! changed by the operator) changes the model's inputs: the model learns again. An asset
+//! takes at most [`DetectionConfig::asset_max_sensors`] series (256): a project with more
+//! is split into named assets by its operator; the series beyond are not scored with it.
 //!
 //! **Events.** Consecutive rows at or above the threshold form one asset event (start,
 //! end, peak, the top contributors at the peak), which stays open while the fault
@@ -114,6 +116,9 @@ pub(crate) struct AssetState {
     unsaved_rows: u64,
     /// The last "new normal" carried out (the time it was asked from).
     relearned_from_us: Option<i64>,
+    /// The index of each series in `sensors` (rebuilt when restored).
+    #[serde(skip)]
+    index: HashMap<Sensor, usize>,
 }
 
 /// An asset event as the state keeps it (serialisable).
@@ -172,6 +177,7 @@ impl AssetState {
             open_event: None,
             unsaved_rows: 0,
             relearned_from_us: None,
+            index: HashMap::new(),
         }
     }
 
@@ -189,31 +195,56 @@ impl AssetState {
         self.tracks.iter().filter_map(|t| t.newest).min()
     }
 
-    fn index_of(&mut self, sensor: &Sensor, config: &DetectionConfig) -> usize {
-        if let Some(index) = self.sensors.iter().position(|s| s == sensor) {
-            return index;
+    /// The input index of a series, adding it when new: the model's inputs change, so
+    /// it learns again. `None` when the asset already has as many series as a model
+    /// takes ([`DetectionConfig::asset_max_sensors`]): the series is not scored with it.
+    fn index_of(
+        &mut self,
+        sensor_id: &str,
+        value_name: &str,
+        config: &DetectionConfig,
+    ) -> Option<usize> {
+        if self.index.len() != self.sensors.len() {
+            self.index = self
+                .sensors
+                .iter()
+                .enumerate()
+                .map(|(index, sensor)| (sensor.clone(), index))
+                .collect();
         }
-        // A new series of the asset: the model's inputs change, so it learns again.
-        self.sensors.push(sensor.clone());
+        if let Some(&index) = self
+            .index
+            .get(&(sensor_id.to_owned(), value_name.to_owned()))
+        {
+            return Some(index);
+        }
+        if self.sensors.len() >= config.asset_max_sensors {
+            return None;
+        }
+        let sensor = (sensor_id.to_owned(), value_name.to_owned());
+        self.index.insert(sensor.clone(), self.sensors.len());
+        self.sensors.push(sensor);
         self.tracks.push(SensorTrack::default());
         if self.model.is_some() {
             self.model = Some(AssetModel::new(&config.asset, self.sensors.len()));
         }
-        self.sensors.len() - 1
+        Some(self.sensors.len() - 1)
     }
 
-    /// Feeds readings of the asset's series (any order) and scores the rows they
-    /// complete. `relearn_from_us`: a requested "new normal".
-    pub(crate) fn feed(
+    /// Feeds readings of the asset's series (any order): (sensorId, valueName, time,
+    /// value); scores the rows they complete. `relearn_from_us`: a requested "new normal".
+    pub(crate) fn feed<'a>(
         &mut self,
-        readings: impl IntoIterator<Item = (Sensor, i64, f64)>,
+        readings: impl IntoIterator<Item = (&'a str, &'a str, i64, f64)>,
         relearn_from_us: Option<i64>,
         config: &DetectionConfig,
     ) -> AssetOutcome {
-        let mut sorted: Vec<(Sensor, i64, f64)> = readings.into_iter().collect();
-        sorted.sort_by_key(|(_, time, _)| *time);
-        for (sensor, time_us, value) in sorted {
-            let index = self.index_of(&sensor, config);
+        let mut sorted: Vec<(&str, &str, i64, f64)> = readings.into_iter().collect();
+        sorted.sort_by_key(|&(_, _, time, _)| time);
+        for (sensor_id, value_name, time_us, value) in sorted {
+            let Some(index) = self.index_of(sensor_id, value_name, config) else {
+                continue;
+            };
             let track = &mut self.tracks[index];
             let late = self.last_row_us.is_some_and(|row| time_us <= row)
                 || track.newest.is_some_and(|newest| time_us <= newest);
@@ -414,8 +445,13 @@ impl AssetState {
 }
 
 /// The readings of a replay as the state takes them.
-pub(crate) fn replayed(readings: Vec<AssetReading>) -> impl Iterator<Item = (Sensor, i64, f64)> {
-    readings
-        .into_iter()
-        .map(|r| ((r.sensor_id, r.value_name), r.time_us, r.value))
+pub(crate) fn replayed(readings: &[AssetReading]) -> impl Iterator<Item = (&str, &str, i64, f64)> {
+    readings.iter().map(|r| {
+        (
+            r.sensor_id.as_str(),
+            r.value_name.as_str(),
+            r.time_us,
+            r.value,
+        )
+    })
 }

@@ -90,6 +90,9 @@ pub struct DetectionConfig {
     pub asset_top_contributors: usize,
     /// Readings an asset replays at most when it reloads; beyond, it learns again.
     pub asset_replay_limit: u32,
+    /// Series an asset's model takes at most; a project with more is split into named
+    /// assets by its operator.
+    pub asset_max_sensors: usize,
 }
 
 impl Default for DetectionConfig {
@@ -107,6 +110,7 @@ impl Default for DetectionConfig {
             asset_checkpoint_rows: 1024,
             asset_top_contributors: 5,
             asset_replay_limit: 500_000,
+            asset_max_sensors: 256,
         }
     }
 }
@@ -383,7 +387,8 @@ impl Pipeline {
             let outcome = state.feed(
                 members.into_iter().map(|r| {
                     (
-                        (r.sensor_id.clone(), r.value_name.clone()),
+                        r.sensor_id.as_str(),
+                        r.value_name.as_str(),
                         r.time_us,
                         r.value,
                     )
@@ -469,7 +474,11 @@ impl Pipeline {
         }
         // The readings after the checkpoint give back the rows stored since (discarded
         // here) and the readings still waiting for their row.
-        let _ = state.feed(asset::replayed(replay), asset.relearn_from_us, &self.config);
+        let _ = state.feed(
+            asset::replayed(&replay),
+            asset.relearn_from_us,
+            &self.config,
+        );
         Ok(state)
     }
 

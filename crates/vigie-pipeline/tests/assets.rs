@@ -16,8 +16,7 @@ const T0_US: i64 = 1_700_000_000_000_000;
 /// A pump at 1 Hz: flow, pressure and current, with deterministic noise; from
 /// `fault_from` to `fault_until` (seconds) the flow drops by 20 %.
 fn pump(seconds: std::ops::Range<i64>, fault: std::ops::Range<i64>) -> Vec<ValidReading> {
-    let noise =
-        |second: i64, k: i64| ((second * 7919 + k * 104_729) % 1000) as f64 / 1000.0 - 0.5;
+    let noise = |second: i64, k: i64| ((second * 7919 + k * 104_729) % 1000) as f64 / 1000.0 - 0.5;
     seconds
         .flat_map(|second| {
             let drop = if fault.contains(&second) { 0.8 } else { 1.0 };
