@@ -32,7 +32,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use vigie_detect::asset::{AssetConfig, AssetModel};
-use vigie_store::{AssetDetection, AssetEvent, AssetLayout, AssetReading, Contribution, HealthRow};
+use vigie_store::{
+    AssetDetection, AssetEvent, AssetLayout, AssetReading, Contribution, HealthRow, SensorDetail,
+};
 
 use crate::DetectionConfig;
 
@@ -128,7 +130,7 @@ struct StoredEvent {
     end_us: i64,
     peak_us: i64,
     peak_score: f64,
-    contributors: Vec<(String, String, f64)>,
+    contributors: Vec<Contribution>,
     kind: String,
 }
 
@@ -139,21 +141,10 @@ impl StoredEvent {
             end_us: self.end_us,
             peak_us: self.peak_us,
             peak_score: self.peak_score,
-            contributors: contributions(&self.contributors),
+            contributors: self.contributors.clone(),
             kind: self.kind.clone(),
         }
     }
-}
-
-fn contributions(entries: &[(String, String, f64)]) -> Vec<Contribution> {
-    entries
-        .iter()
-        .map(|(sensor_id, value_name, share)| Contribution {
-            sensor_id: sensor_id.clone(),
-            value_name: value_name.clone(),
-            share: *share,
-        })
-        .collect()
 }
 
 /// What one batch did to an asset, before it is stored.
@@ -373,26 +364,52 @@ impl AssetState {
                 .collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             ranked.truncate(config.asset_top_contributors);
-            let top: Vec<(String, String, f64)> = ranked
+            let mut top: Vec<Contribution> = ranked
                 .iter()
                 .map(|&(index, share)| {
                     let (sensor_id, value_name) = &self.sensors[index];
-                    (sensor_id.clone(), value_name.clone(), share)
+                    Contribution {
+                        sensor_id: sensor_id.clone(),
+                        value_name: value_name.clone(),
+                        share,
+                        detail: None,
+                    }
                 })
                 .collect();
             outcome.rows.push(HealthRow {
                 time_us: row_us,
                 health: score.health,
-                contributors: contributions(&top),
+                contributors: top.clone(),
             });
             self.open_event = if score.health >= config.asset_threshold {
+                let peak = self
+                    .open_event
+                    .as_ref()
+                    .is_none_or(|open| score.health > open.peak_score);
+                if peak {
+                    // The peak's explanation: what each top sensor read, against what
+                    // the others imply and the range learnt in normal operation.
+                    if let Some(explanation) = model.explain() {
+                        for (contribution, &(index, _)) in top.iter_mut().zip(&ranked) {
+                            let sensor = &explanation.sensors[index];
+                            contribution.detail = Some(SensorDetail {
+                                observed: sensor.observed,
+                                expected: sensor.expected,
+                                normal_low: sensor.range.map(|(low, _)| low),
+                                normal_high: sensor.range.map(|(_, high)| high),
+                            });
+                        }
+                    }
+                }
+                let kind = score.kind.map_or("abnormal_state", |kind| kind.as_str());
                 let event = match self.open_event.take() {
                     Some(mut open) => {
                         open.end_us = row_us;
-                        if score.health > open.peak_score {
+                        if peak {
                             open.peak_us = row_us;
                             open.peak_score = score.health;
                             open.contributors = top;
+                            open.kind = kind.to_owned();
                         }
                         open
                     }
@@ -402,7 +419,7 @@ impl AssetState {
                         peak_us: row_us,
                         peak_score: score.health,
                         contributors: top,
-                        kind: "abnormal_state".into(),
+                        kind: kind.to_owned(),
                     },
                 };
                 outcome.events.insert(event.start_us, event.to_event());

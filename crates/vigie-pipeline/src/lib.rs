@@ -44,7 +44,7 @@ use vigie_proto::time::Timestamp;
 use asset::{AssetState, ProjectAssets};
 pub use memory::ResidentDetectors;
 use memory::{Entry, Resident};
-use slot::{Model, SeriesState, Slot, next_event};
+use slot::{Model, SeriesState, Slot};
 use vigie_store::{
     AnomalyEvent, AssetDetection, AssetLayout, IngestBatch, IngestSummary, ProjectKey, ScoredPoint,
     ScoredReading, SeriesDetection, Store, StoredDetection,
@@ -323,10 +323,13 @@ impl Pipeline {
             );
             let mut scored = 0_u64;
             for (&time_us, &index) in fresh {
-                let score = slot.score(time_us, readings[index].value, &self.config);
+                let (score, closed) = slot.score(time_us, readings[index].value, &self.config);
                 scores[index] = Some(score);
                 scored += 1;
                 slot.scored_until_us = Some(time_us);
+                if let Some(event) = closed {
+                    touched.insert(event.start_us, event);
+                }
                 if let Some(event) = slot.open_event() {
                     touched.insert(event.start_us, event);
                 }
@@ -600,9 +603,10 @@ impl Pipeline {
                 Timestamp::from_micros(point.time_us).as_millis(),
                 point.value,
             );
-            state.open_event = next_event(
-                state.open_event.take(),
+            // The events these readings closed are stored already.
+            let _ = state.follow_events(
                 point.time_us,
+                point.value,
                 point.score,
                 self.config.threshold,
             );

@@ -2,9 +2,9 @@
 //! then its detector and the event still growing, which is what a checkpoint holds.
 
 use serde::{Deserialize, Serialize};
-use vigie_detect::detector::{DetectorConfig, RestoreError, SeriesDetector};
+use vigie_detect::detector::{DetectorConfig, Explanation, RestoreError, SeriesDetector};
 use vigie_proto::time::Timestamp;
-use vigie_store::AnomalyEvent;
+use vigie_store::{AnomalyEvent, EventExplanation};
 
 use crate::memory::Entry;
 use crate::{DetectionConfig, SeriesName};
@@ -61,13 +61,20 @@ impl Slot {
         entry + key + slot + model + 2 * ALLOCATION_OVERHEAD_BYTES
     }
 
-    /// Scores a reading and learns from it.
-    pub(crate) fn score(&mut self, time_us: i64, value: f64, config: &DetectionConfig) -> f64 {
+    /// Scores a reading and learns from it: its score, and the event it closed when the
+    /// reading changed that event's explanation (a spike followed by a reading still
+    /// beyond its range was a level shift), which must then be stored again.
+    pub(crate) fn score(
+        &mut self,
+        time_us: i64,
+        value: f64,
+        config: &DetectionConfig,
+    ) -> (f64, Option<AnomalyEvent>) {
         let time_ms = Timestamp::from_micros(time_us).as_millis();
         if let Model::Learning(points) = &mut self.model {
             if points.len() < config.detector.warmup as usize {
                 points.push((time_ms, value));
-                return 0.0;
+                return (0.0, None);
             }
             let mut state = Box::new(SeriesState::new(config));
             for &(time_ms, value) in points.iter() {
@@ -78,9 +85,8 @@ impl Slot {
         match &mut self.model {
             Model::Ready(state) => {
                 let score = state.detector.score(&config.detector, time_ms, value);
-                state.open_event =
-                    next_event(state.open_event.take(), time_us, score, config.threshold);
-                score
+                let closed = state.follow_events(time_us, value, score, config.threshold);
+                (score, closed)
             }
             Model::Learning(_) => unreachable!("built just above"),
         }
@@ -131,35 +137,79 @@ impl SeriesState {
     }
 }
 
-/// The event after a reading scored `score` at `time_us`, given the event open before.
-pub(crate) fn next_event(
-    open: Option<AnomalyEvent>,
-    time_us: i64,
-    score: f64,
-    threshold: f64,
-) -> Option<AnomalyEvent> {
-    if score < threshold {
-        return None;
+/// A detector's explanation as the store keeps it.
+fn stored(explanation: Explanation) -> EventExplanation {
+    EventExplanation {
+        kind: explanation.kind.as_str().to_owned(),
+        expected_low: explanation.expected_low,
+        expected_high: explanation.expected_high,
+        observed: explanation.observed,
     }
-    Some(match open {
-        Some(open) if score > open.peak_score => AnomalyEvent {
-            end_us: time_us,
-            peak_us: time_us,
-            peak_score: score,
-            ..open
-        },
-        Some(open) => AnomalyEvent {
-            end_us: time_us,
-            ..open
-        },
-        None => AnomalyEvent {
-            explanation: None,
-            start_us: time_us,
-            end_us: time_us,
-            peak_us: time_us,
-            peak_score: score,
-        },
-    })
+}
+
+/// A stored explanation refined by a later reading of its event (see
+/// [`Explanation::refined_by`]).
+fn refined(explanation: &EventExplanation, later: f64) -> EventExplanation {
+    match explanation.kind.parse() {
+        Ok(kind) => stored(
+            Explanation {
+                kind,
+                expected_low: explanation.expected_low,
+                expected_high: explanation.expected_high,
+                observed: explanation.observed,
+            }
+            .refined_by(later),
+        ),
+        Err(_) => explanation.clone(),
+    }
+}
+
+impl SeriesState {
+    /// Follows the events after the detector scored `value` (at `time_us`) `score`:
+    /// consecutive readings at or above `threshold` form one event, explained by its
+    /// peak reading and refined by the readings after the peak, up to the one that
+    /// closes it. Returns the event this reading closed if it changed its explanation.
+    pub(crate) fn follow_events(
+        &mut self,
+        time_us: i64,
+        value: f64,
+        score: f64,
+        threshold: f64,
+    ) -> Option<AnomalyEvent> {
+        let open = self.open_event.take();
+        if score < threshold {
+            let mut closed = open?;
+            let explanation = closed.explanation.as_ref()?;
+            let refined = refined(explanation, value);
+            if refined == *explanation {
+                return None;
+            }
+            closed.explanation = Some(refined);
+            return Some(closed);
+        }
+        self.open_event = Some(match open {
+            Some(open) if score > open.peak_score => AnomalyEvent {
+                end_us: time_us,
+                peak_us: time_us,
+                peak_score: score,
+                explanation: self.detector.explain().map(stored),
+                ..open
+            },
+            Some(open) => AnomalyEvent {
+                end_us: time_us,
+                explanation: open.explanation.as_ref().map(|e| refined(e, value)),
+                ..open
+            },
+            None => AnomalyEvent {
+                explanation: self.detector.explain().map(stored),
+                start_us: time_us,
+                end_us: time_us,
+                peak_us: time_us,
+                peak_score: score,
+            },
+        });
+        None
+    }
 }
 
 #[cfg(test)]

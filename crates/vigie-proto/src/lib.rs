@@ -486,6 +486,18 @@ pub struct Contribution {
     pub value_name: String,
     /// Its share of the score, in [0, 1].
     pub share: f64,
+    /// At an event's peak: the value read (absent when the sensor was missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<f64>,
+    /// At an event's peak: the value expected given the asset's other sensors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<f64>,
+    /// At an event's peak: the lowest value learnt in normal operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_low: Option<f64>,
+    /// At an event's peak: the highest value learnt in normal operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normal_high: Option<f64>,
 }
 
 /// An asset's health at one aligned time.

@@ -35,6 +35,10 @@ fn contributions(contributors: Vec<vigie_store::Contribution>) -> Vec<Contributi
             sensor_id: c.sensor_id,
             value_name: c.value_name,
             share: c.share,
+            observed: c.detail.and_then(|d| d.observed),
+            expected: c.detail.map(|d| d.expected),
+            normal_low: c.detail.and_then(|d| d.normal_low),
+            normal_high: c.detail.and_then(|d| d.normal_high),
         })
         .collect()
 }

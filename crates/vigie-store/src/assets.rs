@@ -12,28 +12,81 @@ use crate::directory::bump_generation;
 use crate::ingest::{CHUNK, NullableDouble, bulk_query, map_insert_error};
 use crate::{
     AnomalyQuery, AssetDetection, AssetEvent, AssetLayout, AssetReading, Contribution,
-    DEFAULT_ASSET, Error, HealthQuery, HealthRow, Millis, ProjectKey, Result, StoredAssetEvent,
-    StoredHealth,
+    DEFAULT_ASSET, Error, HealthQuery, HealthRow, Millis, ProjectKey, Result, SensorDetail,
+    StoredAssetEvent, StoredHealth,
 };
 
-/// Contributors as stored: a JSON array of `[sensorId, valueName, share]`.
+/// A contributor as stored: `[sensorId, valueName, share]`, followed for an event's
+/// peak by `observed, expected, normalLow, normalHigh`.
+#[derive(serde::Deserialize, serde::Serialize)]
+#[serde(untagged)]
+enum StoredContributor {
+    Detailed(
+        String,
+        String,
+        f64,
+        Option<f64>,
+        f64,
+        Option<f64>,
+        Option<f64>,
+    ),
+    Share(String, String, f64),
+}
+
+/// Contributors as stored: a JSON array of [`StoredContributor`].
 pub(crate) fn contributors_text(contributors: &[Contribution]) -> String {
-    let entries: Vec<(&str, &str, f64)> = contributors
+    let entries: Vec<StoredContributor> = contributors
         .iter()
-        .map(|c| (c.sensor_id.as_str(), c.value_name.as_str(), c.share))
+        .map(|c| {
+            let (sensor, name) = (c.sensor_id.clone(), c.value_name.clone());
+            match c.detail {
+                Some(d) => StoredContributor::Detailed(
+                    sensor,
+                    name,
+                    c.share,
+                    d.observed,
+                    d.expected,
+                    d.normal_low,
+                    d.normal_high,
+                ),
+                None => StoredContributor::Share(sensor, name, c.share),
+            }
+        })
         .collect();
     serde_json::to_string(&entries).unwrap_or_else(|_| "[]".into())
 }
 
 /// The contributors of a stored text (nothing when it does not parse).
 pub(crate) fn contributors_from_text(text: &str) -> Vec<Contribution> {
-    serde_json::from_str::<Vec<(String, String, f64)>>(text)
+    serde_json::from_str::<Vec<StoredContributor>>(text)
         .unwrap_or_default()
         .into_iter()
-        .map(|(sensor_id, value_name, share)| Contribution {
-            sensor_id,
-            value_name,
-            share,
+        .map(|entry| match entry {
+            StoredContributor::Share(sensor_id, value_name, share) => Contribution {
+                sensor_id,
+                value_name,
+                share,
+                detail: None,
+            },
+            StoredContributor::Detailed(
+                sensor_id,
+                value_name,
+                share,
+                observed,
+                expected,
+                normal_low,
+                normal_high,
+            ) => Contribution {
+                sensor_id,
+                value_name,
+                share,
+                detail: Some(SensorDetail {
+                    observed,
+                    expected,
+                    normal_low,
+                    normal_high,
+                }),
+            },
         })
         .collect()
 }
@@ -433,11 +486,18 @@ mod tests {
                 sensor_id: "line/2;pump=a".into(),
                 value_name: "x".into(),
                 share: 0.625,
+                detail: Some(SensorDetail {
+                    observed: None,
+                    expected: -1.5,
+                    normal_low: Some(-2.0),
+                    normal_high: None,
+                }),
             },
             Contribution {
                 sensor_id: "b".into(),
                 value_name: "none".into(),
                 share: 0.375,
+                detail: None,
             },
         ];
         let text = contributors_text(&contributors);

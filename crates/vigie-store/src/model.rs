@@ -334,7 +334,7 @@ pub struct EventExplanation {
 }
 
 /// One sensor's share of an asset's health score.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
 pub struct Contribution {
     /// The sensor.
     pub sensor_id: String,
@@ -342,6 +342,22 @@ pub struct Contribution {
     pub value_name: String,
     /// Its share, in `[0, 1]`.
     pub share: f64,
+    /// What the sensor read against what was expected (kept for an event's peak).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<SensorDetail>,
+}
+
+/// A sensor's reading at an asset event's peak, against what the model expected.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, Serialize)]
+pub struct SensorDetail {
+    /// The value read (`None` when the sensor was missing from the row).
+    pub observed: Option<f64>,
+    /// The value expected given the asset's other sensors.
+    pub expected: f64,
+    /// The lowest value learnt in normal operation.
+    pub normal_low: Option<f64>,
+    /// The highest value learnt in normal operation.
+    pub normal_high: Option<f64>,
 }
 
 /// An asset's health at one aligned time.

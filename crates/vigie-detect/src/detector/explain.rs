@@ -87,6 +87,33 @@ impl AnomalyKind {
     }
 }
 
+/// The kinds, as [`AnomalyKind::as_str`] names them.
+const KINDS: [AnomalyKind; 7] = [
+    AnomalyKind::Spike,
+    AnomalyKind::LevelShift,
+    AnomalyKind::Drift,
+    AnomalyKind::VarianceChange,
+    AnomalyKind::NewPattern,
+    AnomalyKind::Stuck,
+    AnomalyKind::Gap,
+];
+
+impl std::str::FromStr for AnomalyKind {
+    type Err = UnknownKind;
+
+    /// Reads a kind back from its name (`"level_shift"`).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        KINDS
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or(UnknownKind)
+    }
+}
+
+/// A name that is not one of [`AnomalyKind`]'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownKind;
+
 impl std::fmt::Display for AnomalyKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -188,6 +215,16 @@ impl Expectation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_reads_back_from_its_name_as_serialised() {
+        for kind in KINDS {
+            let serialised = serde_json::to_string(&kind).unwrap();
+            assert_eq!(serialised, format!("\"{}\"", kind.as_str()));
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+        }
+        assert_eq!("broken_relation".parse::<AnomalyKind>(), Err(UnknownKind));
+    }
 
     fn kind(feature: Feature, values: &[f64]) -> AnomalyKind {
         let mut e = Expectation::default();

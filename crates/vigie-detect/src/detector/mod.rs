@@ -86,7 +86,7 @@ mod weekly;
 mod tests;
 
 pub use config::{ConfigError, ConfigId, DetectorConfig};
-pub use explain::{AnomalyKind, Explanation, RANGE_UNITS};
+pub use explain::{AnomalyKind, Explanation, RANGE_UNITS, UnknownKind};
 pub use state::{FORMAT_VERSION, RestoreError};
 
 use deviation::{Deviation, Drift};

@@ -88,6 +88,12 @@ async fn an_injected_spike_becomes_an_anomaly_event(backend: Backend) {
     assert_eq!(spike["sensorId"], "press-7");
     assert_eq!(spike["valueName"], "temperature");
     assert_eq!(spike["peakDate"], spike_date());
+    let explanation = &spike["explanation"];
+    assert_eq!(explanation["kind"], "spike", "{spike}");
+    assert!(
+        explanation["observed"].as_f64() > explanation["expectedHigh"].as_f64(),
+        "{spike}"
+    );
     assert!(
         events.len() <= 3,
         "a clean daily cycle raises (almost) no other event: {page}"

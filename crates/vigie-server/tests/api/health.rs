@@ -107,6 +107,48 @@ async fn a_pump_fault_is_one_asset_event_naming_flow_and_current(backend: Backen
     );
     assert_eq!(event["asset"], "default");
     assert!(event["id"].as_str().unwrap().starts_with("ev_"));
+    // Explained: the flow reads below the range learnt in normal operation, the
+    // current above it.
+    assert_eq!(event["kind"], "out_of_range", "{event}");
+    let contributor = |sensor: &str| {
+        event["contributors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["sensorId"] == sensor)
+            .cloned()
+            .unwrap()
+    };
+    let (flow, current) = (contributor("flow"), contributor("current"));
+    assert!(
+        flow["observed"].as_f64() < flow["normalLow"].as_f64(),
+        "{flow}"
+    );
+    assert!(
+        flow["expected"].as_f64() > flow["observed"].as_f64(),
+        "{flow}"
+    );
+    assert!(
+        current["observed"].as_f64() > current["normalHigh"].as_f64(),
+        "{current}"
+    );
+
+    // The per-series detector: no event in the normal minutes after its warm-up, and
+    // the flow's drop is explained as a level shift below the expected range.
+    let anomalies = get(&app, &token, "anomalies/pressline").await;
+    let mut flow_shift = false;
+    for e in anomalies["anomalies"].as_array().unwrap() {
+        assert!(
+            e["start"].as_str().unwrap() >= date(fault.start).as_str(),
+            "a series event in the normal minutes: {e}"
+        );
+        let explanation = &e["explanation"];
+        if e["sensorId"] == "flow" && explanation["kind"] == "level_shift" {
+            assert!(explanation["observed"].as_f64() < explanation["expectedLow"].as_f64());
+            flow_shift = true;
+        }
+    }
+    assert!(flow_shift, "{anomalies:#}");
 
     let page = get(&app, &token, "health/pressline?limit=10&asset=default").await;
     assert_eq!(page["rows"].as_array().unwrap().len(), 10);
