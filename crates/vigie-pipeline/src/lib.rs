@@ -29,6 +29,7 @@
 //!   (start, end, peak), which grows while they continue.
 
 mod asset;
+pub mod layout;
 mod memory;
 mod slot;
 

@@ -587,6 +587,19 @@ pub struct AssetInfo {
     pub sampling_seconds: Option<f64>,
 }
 
+/// A named asset to create: some of the project's series, scored together apart from
+/// the default asset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssetRequest {
+    /// Its series (1 to 256); each in one named asset at most.
+    pub series: Vec<SeriesRef>,
+    /// The sampling interval its rows are aligned at, seconds (more than 0, at most a
+    /// day); learnt from the data when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_seconds: Option<f64>,
+}
+
 /// A "this is the new normal": the asset's model learns normal operation again.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

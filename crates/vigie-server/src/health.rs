@@ -1,15 +1,17 @@
 //! Asset health: the health rows and asset events of a project's assets, the assets
-//! themselves, and the authorised "this is the new normal" (a relearn).
+//! themselves (a project split into named assets by its admins), and the authorised
+//! "this is the new normal" (a relearn).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+use vigie_pipeline::layout::{LayoutError, NewAsset};
 use vigie_proto::time::Timestamp;
 use vigie_proto::{
-    AssetEvent, AssetEventsPage, AssetInfo, Contribution, HealthPage, HealthRow, Problem,
-    RelearnRequest, SeriesRef,
+    AssetEvent, AssetEventsPage, AssetInfo, AssetRequest, Contribution, HealthPage, HealthRow,
+    Problem, RelearnRequest, SeriesRef,
 };
 use vigie_store::{AnomalyQuery, HealthQuery};
 
@@ -25,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(health_get))
         .routes(routes!(health_events_get))
         .routes(routes!(assets_get))
+        .routes(routes!(asset_put))
         .routes(routes!(relearn_post))
 }
 
@@ -169,6 +172,65 @@ async fn assets_get(
                 sampling_seconds: layout.sampling_us.map(|us| us as f64 / 1e6),
             })
             .collect(),
+    ))
+}
+
+/// Creates a named asset: these series leave the default asset and are scored
+/// together by their own model. Needs a token with scope `admin`.
+#[utoipa::path(put, path = "/v0/organisations/{org_id}/assets/{project}/{asset}", tag = "health",
+    params(("org_id" = String, Path, description = "ORGANISATION_ID"), ("project" = String, Path, description = "ML_PROJECT"),
+        ("asset" = String, Path, description = "The asset's name: 1 to 64 ASCII letters, digits, '-', '_' or '.'")),
+    request_body(content = AssetRequest, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = AssetInfo),
+        (status = 400, description = "Malformed body, name or series", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken, or a series is in another named asset", body = Problem, content_type = "application/problem+json"),
+        ProjectProblems,
+    ))]
+async fn asset_put(
+    State(state): State<AppState>,
+    ProjectAdmin(project): ProjectAdmin,
+    Path(path): Path<(String, String, String)>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<AssetInfo>), ApiError> {
+    let request: AssetRequest = serde_json::from_slice(&body)
+        .map_err(|error| ApiError::BadRequest(format!("the body is not an asset: {error}")))?;
+    let asset = NewAsset {
+        name: path.2,
+        series: request
+            .series
+            .iter()
+            .map(|s| (s.sensor_id.clone(), s.value_name.clone()))
+            .collect(),
+        sampling_seconds: request.sampling_seconds,
+    };
+    let now = Timestamp::from_micros(micros_now()).as_millis();
+    asset
+        .create(
+            &*state.store,
+            &project,
+            state.pipeline.config().asset_max_sensors,
+            now,
+        )
+        .await
+        .map_err(|error| match error {
+            LayoutError::Invalid(message) => ApiError::BadRequest(message),
+            LayoutError::Storage(vigie_store::Error::AlreadyExists(what)) => {
+                ApiError::Conflict(format!("{what} already exists"))
+            }
+            LayoutError::Storage(vigie_store::Error::NotFound { .. }) => {
+                ApiError::NotFound("no such project")
+            }
+            LayoutError::Storage(other) => ApiError::from(other),
+        })?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AssetInfo {
+            name: asset.name,
+            series: Some(request.series),
+            sampling_seconds: request.sampling_seconds,
+        }),
     ))
 }
 

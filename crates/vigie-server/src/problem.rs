@@ -111,6 +111,8 @@ pub enum ApiError {
     MethodNotAllowed,
     /// A malformed request: the path, the query string or the body.
     BadRequest(String),
+    /// The request conflicts with what exists (a name taken).
+    Conflict(String),
     /// The body did not arrive within the deadline.
     BodyTooSlow(std::time::Duration),
     /// The body is larger than the endpoint takes.
@@ -149,6 +151,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -170,7 +173,9 @@ impl ApiError {
                 (*what).to_owned()
             }
             Self::MethodNotAllowed => "this endpoint does not accept this method".into(),
-            Self::BadRequest(detail) | Self::TooLarge(detail) => detail.clone(),
+            Self::BadRequest(detail) | Self::Conflict(detail) | Self::TooLarge(detail) => {
+                detail.clone()
+            }
             Self::BodyTooSlow(deadline) => format!(
                 "the request body did not arrive within {} s",
                 deadline.as_secs_f64()

@@ -7,10 +7,14 @@ use serde::Serialize;
 use serde_json::json;
 use vigie_auth::clock::SystemClock;
 use vigie_auth::provision;
+use vigie_pipeline::layout::NewAsset;
 use vigie_proto::time::Timestamp;
-use vigie_store::DatabaseUrl;
+use vigie_store::{DatabaseUrl, ProjectKey};
 
-use crate::cli::{AdminArgs, AdminCommand, AppCommand, KeysCommand, OrgCommand, ProjectCommand};
+use crate::cli::{
+    AdminArgs, AdminCommand, AppCommand, AssetCommand, AssetProject, KeysCommand, OrgCommand,
+    ProjectCommand,
+};
 
 pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow::Result<()> {
     let store = vigie_store::open(database_url)
@@ -146,6 +150,101 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
                     k.retired_at.clone().unwrap_or_default(),
                 ]
             });
+        }
+        AdminCommand::Asset(command) => asset(store, &out, command).await?,
+    }
+    Ok(())
+}
+
+/// `vigie admin asset …`
+async fn asset(
+    store: &dyn vigie_store::Store,
+    out: &Output,
+    command: AssetCommand,
+) -> anyhow::Result<()> {
+    let key = |p: AssetProject| ProjectKey {
+        org_id: p.org,
+        code: p.project,
+    };
+    let now = vigie_auth::clock::Clock::now_ms(&SystemClock);
+    match command {
+        AssetCommand::Create {
+            project,
+            name,
+            series,
+            sampling_seconds,
+        } => {
+            let asset = NewAsset {
+                name,
+                series: series
+                    .iter()
+                    .map(|s| match s.split_once(':') {
+                        Some((sensor, value_name)) => (sensor.to_owned(), value_name.to_owned()),
+                        None => (
+                            s.clone(),
+                            vigie_proto::readings::DEFAULT_VALUE_NAME.to_owned(),
+                        ),
+                    })
+                    .collect(),
+                sampling_seconds,
+            };
+            let max_series = vigie_pipeline::DetectionConfig::default().asset_max_sensors;
+            asset.create(store, &key(project), max_series, now).await?;
+            out.record(
+                &json!({"asset": asset.name, "series": asset.series.len()}),
+                &[("ASSET", &asset.name)],
+            );
+        }
+        AssetCommand::List { project } => {
+            let layouts = store.asset_layouts(&key(project), now).await?;
+            #[derive(Serialize)]
+            struct AssetView {
+                name: String,
+                series: Option<Vec<String>>,
+                sampling_seconds: Option<f64>,
+            }
+            let views: Vec<AssetView> = layouts
+                .into_iter()
+                .map(|layout| AssetView {
+                    name: layout.name,
+                    series: layout.members.map(|members| {
+                        members
+                            .into_iter()
+                            .map(|(s, v)| format!("{s}:{v}"))
+                            .collect()
+                    }),
+                    sampling_seconds: layout.sampling_us.map(|us| us as f64 / 1e6),
+                })
+                .collect();
+            out.table(&views, &["ASSET", "SAMPLING", "SERIES"], |a| {
+                vec![
+                    a.name.clone(),
+                    a.sampling_seconds
+                        .map_or("learnt".into(), |seconds| format!("{seconds} s")),
+                    a.series
+                        .as_ref()
+                        .map_or("every other series".into(), |series| series.join(" ")),
+                ]
+            });
+        }
+        AssetCommand::Relearn {
+            project,
+            name,
+            from,
+        } => {
+            let from = match from {
+                Some(date) => {
+                    Timestamp::parse(&date).map_err(|error| anyhow::anyhow!("--from {error}"))?
+                }
+                None => Timestamp::from_millis(now),
+            };
+            store
+                .relearn_asset(&key(project), &name, from.as_micros())
+                .await?;
+            out.record(
+                &json!({"asset": name, "relearn_from": from.to_string()}),
+                &[("ASSET", &name), ("RELEARN_FROM", &from.to_string())],
+            );
         }
     }
     Ok(())

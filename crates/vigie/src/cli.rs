@@ -225,6 +225,9 @@ pub enum AdminCommand {
     /// Token-signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Assets: a project's series scored together by one health model.
+    #[command(subcommand)]
+    Asset(AssetCommand),
 }
 
 /// `vigie admin org …`
@@ -300,6 +303,57 @@ pub enum KeysCommand {
     Rotate,
     /// List keys (ids and dates only).
     List,
+}
+
+/// The ML project an asset command works on.
+#[derive(Debug, Args)]
+pub struct AssetProject {
+    /// ORGANISATION_ID of the owner.
+    #[arg(long)]
+    pub org: String,
+    /// ML_PROJECT.
+    #[arg(long)]
+    pub project: String,
+}
+
+/// `vigie admin asset …`
+#[derive(Debug, Subcommand)]
+pub enum AssetCommand {
+    /// Split series off the project's default asset into a named asset with its own model.
+    Create {
+        /// The project.
+        #[command(flatten)]
+        project: AssetProject,
+        /// The asset's name: 1 to 64 ASCII letters, digits, '-', '_' or '.'.
+        name: String,
+        /// A series, as SENSOR_ID or SENSOR_ID:VALUE_NAME; repeat for each.
+        #[arg(
+            long = "series",
+            required = true,
+            value_name = "SENSOR_ID[:VALUE_NAME]"
+        )]
+        series: Vec<String>,
+        /// The sampling interval its rows are aligned at, seconds (learnt when absent).
+        #[arg(long)]
+        sampling_seconds: Option<f64>,
+    },
+    /// List the project's assets (created with the default one when needed).
+    List {
+        /// The project.
+        #[command(flatten)]
+        project: AssetProject,
+    },
+    /// "This is the new normal": the asset's model learns normal operation again.
+    Relearn {
+        /// The project.
+        #[command(flatten)]
+        project: AssetProject,
+        /// The asset's name (`default` for the project's own).
+        name: String,
+        /// From this date (ISO 8601 with a time zone); now when absent.
+        #[arg(long)]
+        from: Option<String>,
+    },
 }
 
 /// How the client commands reach the service; the credentials are the ones the public

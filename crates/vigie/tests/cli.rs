@@ -118,6 +118,67 @@ fn operator_provisions_with_flags_anywhere() {
 }
 
 #[test]
+fn operator_splits_a_project_into_assets() {
+    let db = temp_database();
+    let admin = |args: &[&str]| {
+        let mut all = vec!["admin", "--database-url", &db];
+        all.extend_from_slice(args);
+        vigie(&all)
+    };
+    let (_, org, _) = admin(&["org", "create", "acme"]);
+    let org_id = org.trim().trim_start_matches("ORGANISATION_ID=").to_owned();
+    let on = ["--org", org_id.as_str(), "--project", "pressline"];
+    let with = |args: &[&'static str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&on);
+        admin(&all)
+    };
+    // No such project: a clear refusal.
+    let (ok, _, stderr) = with(&["asset", "create", "motor", "--series", "current"]);
+    assert!(!ok && stderr.contains("pressline"), "{stderr}");
+    admin(&["project", "create", "--org", &org_id, "pressline"]);
+    let (ok, text, stderr) = with(&[
+        "asset",
+        "create",
+        "motor",
+        "--series",
+        "current",
+        "--series",
+        "winding:temperature",
+        "--sampling-seconds",
+        "1",
+    ]);
+    assert!(ok && text == "ASSET=motor\n", "{text} {stderr}");
+    let (ok, _, stderr) = with(&["asset", "create", "motor2", "--series", "current"]);
+    assert!(!ok && stderr.contains("already exists"), "{stderr}");
+    let (ok, _, stderr) = with(&["asset", "create", "default", "--series", "flow"]);
+    assert!(!ok && stderr.contains("project's own asset"), "{stderr}");
+    let (ok, text, _) = with(&["asset", "list"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("motor") && text.contains("current:none winding:temperature"),
+        "{text}"
+    );
+    assert!(
+        text.contains("default") && text.contains("learnt"),
+        "{text}"
+    );
+    let (ok, text, stderr) = with(&[
+        "asset",
+        "relearn",
+        "motor",
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--json",
+    ]);
+    assert!(ok, "{stderr}");
+    let relearn: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(relearn["relearn_from"], "2026-01-01T00:00:00.000Z");
+    let (ok, _, stderr) = with(&["asset", "relearn", "pump"]);
+    assert!(!ok && stderr.contains("pump"), "{stderr}");
+}
+
+#[test]
 fn operator_mistakes_get_clear_errors() {
     let db = temp_database();
     vigie_json(&[

@@ -189,6 +189,59 @@ async fn a_pump_fault_is_one_asset_event_naming_flow_and_current(backend: Backen
     };
     assert_eq!(relearn("default").await.unwrap().status(), 202);
     assert_problem(relearn("nope").await.unwrap(), 404).await;
+
+    // Splitting the project: a named asset, by an admin only; its series leave the
+    // default asset.
+    let put = |token: String, asset: &'static str, body: Value| {
+        app.http
+            .put(format!(
+                "{}/v0/organisations/{}/assets/pressline/{asset}",
+                app.url, app.org_id
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let admin_token = admin["access_token"].as_str().unwrap().to_owned();
+    let motor = json!({"series": [{"sensorId": "current"}], "samplingSeconds": 1.0});
+    assert_problem(
+        put(token.clone(), "motor", motor.clone()).await.unwrap(),
+        403,
+    )
+    .await;
+    let created = put(admin_token.clone(), "motor", motor.clone())
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let expected = json!({"name": "motor", "series": [{"sensorId": "current", "valueName": "none"}],
+        "samplingSeconds": 1.0});
+    assert_eq!(created.json::<Value>().await.unwrap(), expected);
+    let assets = get(&app, &token, "assets/pressline").await;
+    assert_eq!(assets, json!([{"name": "default"}, expected]));
+    let conflict = put(admin_token.clone(), "motor", motor).await.unwrap();
+    let problem = assert_problem(conflict, 409).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("motor"),
+        "{problem}"
+    );
+    let taken = json!({"series": [{"sensorId": "current"}]});
+    assert_problem(put(admin_token.clone(), "other", taken).await.unwrap(), 409).await;
+    for (name, body) in [
+        ("default", json!({"series": [{"sensorId": "flow"}]})),
+        ("bad name", json!({"series": [{"sensorId": "flow"}]})),
+        ("empty", json!({"series": []})),
+        (
+            "slow",
+            json!({"series": [{"sensorId": "flow"}], "samplingSeconds": -1}),
+        ),
+        (
+            "typo",
+            json!({"series": [{"sensorId": "flow"}], "sampling": 1}),
+        ),
+    ] {
+        let answer = put(admin_token.clone(), name, body).await.unwrap();
+        assert_problem(answer, 400).await;
+    }
 }
 
 on_both_backends!(a_pump_fault_is_one_asset_event_naming_flow_and_current);

@@ -40,6 +40,7 @@ async fn every_public_endpoint_is_documented() {
             "/v0/openAPI",
             "/v0/organisations/{org_id}/anomalies/{project}",
             "/v0/organisations/{org_id}/assets/{project}",
+            "/v0/organisations/{org_id}/assets/{project}/{asset}",
             "/v0/organisations/{org_id}/assets/{project}/{asset}/relearn",
             "/v0/organisations/{org_id}/data/{project}",
             "/v0/organisations/{org_id}/data/{project}/series",
