@@ -67,4 +67,5 @@
 pub mod asset;
 pub mod detector;
 pub mod nab;
+pub mod synthetic;
 pub mod tep;

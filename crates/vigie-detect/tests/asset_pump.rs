@@ -21,6 +21,7 @@
 use std::ops::Range;
 
 use vigie_detect::asset::{ASSET_THRESHOLD, AssetAnomalyKind, AssetConfig, AssetModel};
+use vigie_detect::synthetic::Gaussian;
 
 const FLOW: usize = 0;
 const PRESSURE: usize = 1;
@@ -54,28 +55,9 @@ enum Fault {
     CurrentSensorDrift,
 }
 
-/// A reproducible pseudo-random source (SplitMix64) with Gaussian deviates.
-struct Noise(u64);
-
-impl Noise {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 31;
-        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn gaussian(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
-
 /// The pump's state, stepped once a second.
 struct Pump {
-    noise: Noise,
+    noise: Gaussian,
     /// Relative speed: 1 ± 2 % (an AR(1) of 10 s time constant).
     speed: f64,
     temperature: f64,
@@ -84,7 +66,7 @@ struct Pump {
 impl Pump {
     fn new(seed: u64) -> Self {
         Self {
-            noise: Noise(seed),
+            noise: Gaussian(seed),
             speed: 1.0,
             temperature: 45.0,
         }
@@ -94,7 +76,7 @@ impl Pump {
     /// (A), vibration (mm/s RMS), motor temperature (°C).
     fn step(&mut self, fault: Fault) -> [f64; 5] {
         let n = &mut self.noise;
-        self.speed = 1.0 + 0.9 * (self.speed - 1.0) + 0.0087 * n.gaussian();
+        self.speed = 1.0 + 0.9 * (self.speed - 1.0) + 0.0087 * n.next();
         let w = self.speed;
         // Affinity laws: flow ∝ speed, head ∝ speed².
         let mut delivered = 100.0 * w;
@@ -130,11 +112,11 @@ impl Pump {
         // The motor warms toward a level set by its current, with a 30 s lag.
         self.temperature += (35.0 + current - self.temperature) / 30.0;
         [
-            metered + 0.3 * n.gaussian(),
-            head + pressure_noise * n.gaussian(),
-            measured_current + 0.1 * n.gaussian(),
-            vibration + vibration_noise * n.gaussian(),
-            self.temperature + 0.05 * n.gaussian(),
+            metered + 0.3 * n.next(),
+            head + pressure_noise * n.next(),
+            measured_current + 0.1 * n.next(),
+            vibration + vibration_noise * n.next(),
+            self.temperature + 0.05 * n.next(),
         ]
     }
 }

@@ -163,6 +163,11 @@ pub struct ServeArgs {
     #[arg(long, env = "VIGIE_DETECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub detection: bool,
 
+    /// Score each ML project's assets (its series together) for abnormal states, beside
+    /// each series alone; needs detection.
+    #[arg(long, env = "VIGIE_ASSET_HEALTH", default_value_t = true, action = clap::ArgAction::Set)]
+    pub asset_health: bool,
+
     /// Score at or above which a reading is anomalous and joins an anomaly event.
     #[arg(long, env = "VIGIE_ANOMALY_THRESHOLD", default_value_t = vigie_pipeline::DEFAULT_THRESHOLD)]
     pub anomaly_threshold: f64,

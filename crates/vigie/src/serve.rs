@@ -49,6 +49,7 @@ pub(crate) async fn serve(args: ServeArgs, database_url: &DatabaseUrl) -> anyhow
         reload_interval: Duration::from_millis(args.reload_interval_ms.max(10)),
         detection: vigie_pipeline::DetectionConfig {
             enabled: args.detection,
+            assets: args.asset_health,
             threshold: args.anomaly_threshold,
             memory_budget_bytes: args.detector_memory_mib.saturating_mul(1024 * 1024),
             ..vigie_pipeline::DetectionConfig::default()

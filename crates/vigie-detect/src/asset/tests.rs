@@ -5,24 +5,7 @@
 
 use super::*;
 
-/// A reproducible source of standard normal deviates (SplitMix64, Box–Muller).
-struct Gaussian(u64);
-
-impl Gaussian {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^= x >> 31;
-        ((x >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn next(&mut self) -> f64 {
-        let (u, v) = (self.uniform(), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
+use crate::synthetic::Gaussian;
 
 /// Four sensors driven by one latent level (independent from row to row), each with
 /// its own offset, gain and noise: strongly correlated, as sensors of one machine.
