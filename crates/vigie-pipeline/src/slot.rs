@@ -135,36 +135,7 @@ impl SeriesState {
         state.detector = state.detector.restore(config)?;
         Ok(state)
     }
-}
 
-/// A detector's explanation as the store keeps it.
-fn stored(explanation: Explanation) -> EventExplanation {
-    EventExplanation {
-        kind: explanation.kind.as_str().to_owned(),
-        expected_low: explanation.expected_low,
-        expected_high: explanation.expected_high,
-        observed: explanation.observed,
-    }
-}
-
-/// A stored explanation refined by a later reading of its event (see
-/// [`Explanation::refined_by`]).
-fn refined(explanation: &EventExplanation, later: f64) -> EventExplanation {
-    match explanation.kind.parse() {
-        Ok(kind) => stored(
-            Explanation {
-                kind,
-                expected_low: explanation.expected_low,
-                expected_high: explanation.expected_high,
-                observed: explanation.observed,
-            }
-            .refined_by(later),
-        ),
-        Err(_) => explanation.clone(),
-    }
-}
-
-impl SeriesState {
     /// Follows the events after the detector scored `value` (at `time_us`) `score`:
     /// consecutive readings at or above `threshold` form one event, explained by its
     /// peak reading and refined by the readings after the peak, up to the one that
@@ -209,6 +180,33 @@ impl SeriesState {
             },
         });
         None
+    }
+}
+
+/// A detector's explanation as the store keeps it.
+fn stored(explanation: Explanation) -> EventExplanation {
+    EventExplanation {
+        kind: explanation.kind.as_str().to_owned(),
+        expected_low: explanation.expected_low,
+        expected_high: explanation.expected_high,
+        observed: explanation.observed,
+    }
+}
+
+/// A stored explanation refined by a later reading of its event (see
+/// [`Explanation::refined_by`]).
+fn refined(explanation: &EventExplanation, later: f64) -> EventExplanation {
+    match explanation.kind.parse() {
+        Ok(kind) => stored(
+            Explanation {
+                kind,
+                expected_low: explanation.expected_low,
+                expected_high: explanation.expected_high,
+                observed: explanation.observed,
+            }
+            .refined_by(later),
+        ),
+        Err(_) => explanation.clone(),
     }
 }
 
