@@ -23,6 +23,7 @@ mod queries;
 mod store;
 pub mod testing;
 mod tokens;
+mod users;
 mod writer;
 
 use async_trait::async_trait;
@@ -30,6 +31,7 @@ use async_trait::async_trait;
 pub use database_url::DatabaseUrl;
 pub use model::*;
 pub use store::SqlStore;
+pub use users::{NewUser, Session, User, UserCredentials};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -240,9 +242,44 @@ pub trait AssetStore: Send + Sync {
     ) -> Result<Vec<AssetReading>>;
 }
 
+/// Console users and their sessions.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates a user.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] for an e-mail address taken; [`Error::NotFound`] for an
+    /// organisation that does not exist.
+    async fn create_user(&self, user: NewUser<'_>, now: Millis) -> Result<User>;
+    /// The user with this (lower-cased) e-mail address and their password hash.
+    async fn user_credentials(&self, email: &str) -> Result<Option<UserCredentials>>;
+    /// The organisation's users, by e-mail address.
+    async fn list_users(&self, org_id: &str) -> Result<Vec<User>>;
+    /// Replaces a user's password hash and ends their sessions but `keep_session`.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a user that does not exist.
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<()>;
+    /// Records a new session of the user.
+    async fn create_session(&self, user_id: &str, session: &Session) -> Result<()>;
+    /// The live session with this id hash and its (enabled) user.
+    async fn session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>>;
+    /// Notes a request of the session.
+    async fn touch_session(&self, id_hash: &str, now: Millis) -> Result<()>;
+    /// Ends a session.
+    async fn delete_session(&self, id_hash: &str) -> Result<()>;
+}
+
 /// The whole storage of the service.
 #[async_trait]
-pub trait Store: DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore {
+pub trait Store:
+    DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore + UserStore
+{
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
     /// A number that changes whenever applications, keys or revocations change.

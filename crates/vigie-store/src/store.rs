@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-use crate::assets;
 use crate::dialect::Dialect;
 use crate::ingest::IngestJob;
 use crate::writer::Writer;
 use crate::*;
+use crate::{assets, users};
 
 /// The store on either database; cheap to clone.
 #[derive(Clone)]
@@ -283,6 +283,53 @@ impl AssetStore for SqlStore {
             limit,
         )
         .await
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, user: NewUser<'_>, now: Millis) -> Result<User> {
+        users::create_user(&self.pool, user, now).await
+    }
+
+    async fn user_credentials(&self, email: &str) -> Result<Option<UserCredentials>> {
+        users::user_credentials(&self.pool, email).await
+    }
+
+    async fn list_users(&self, org_id: &str) -> Result<Vec<User>> {
+        users::list_users(&self.pool, org_id).await
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &str,
+        password_hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<()> {
+        users::set_password(
+            &self.pool,
+            self.dialect,
+            user_id,
+            password_hash,
+            keep_session,
+        )
+        .await
+    }
+
+    async fn create_session(&self, user_id: &str, session: &Session) -> Result<()> {
+        users::create_session(&self.pool, user_id, session).await
+    }
+
+    async fn session(&self, id_hash: &str, now: Millis) -> Result<Option<(Session, User)>> {
+        users::session(&self.pool, id_hash, now).await
+    }
+
+    async fn touch_session(&self, id_hash: &str, now: Millis) -> Result<()> {
+        users::touch_session(&self.pool, id_hash, now).await
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<()> {
+        users::delete_session(&self.pool, id_hash).await
     }
 }
 

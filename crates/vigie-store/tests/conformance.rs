@@ -55,6 +55,7 @@ conformance!(
     ingestion_needs_an_existing_project,
     concurrent_ingestion_of_overlapping_batches,
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
+    users_are_unique_by_email_and_sessions_end,
 );
 
 struct Fixture {
@@ -982,4 +983,114 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
         ..anomaly_query
     };
     assert!(store.list_anomalies(&after).await.unwrap().is_empty());
+}
+
+fn new_user<'a>(id: &'a str, email: &'a str, org_id: &'a str) -> NewUser<'a> {
+    NewUser {
+        id,
+        org_id,
+        email,
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+        role: "admin",
+    }
+}
+
+fn session(id_hash: &str, now: i64) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        csrf_token: format!("csrf-{id_hash}"),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + DAY,
+    }
+}
+
+async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
+    let Fixture { org, .. } = fixture(&store).await;
+    let org_id = org.id.as_str();
+    let ada = store
+        .create_user(new_user("u-1", "ada@example.com", org_id), 10)
+        .await
+        .unwrap();
+    assert_eq!(ada.role, "admin");
+    assert!(matches!(
+        store
+            .create_user(new_user("u-2", "ada@example.com", org_id), 11)
+            .await,
+        Err(Error::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        store
+            .create_user(new_user("u-3", "bob@example.com", "no-such-org"), 11)
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    let found = store
+        .user_credentials("ada@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.user, ada);
+    assert!(found.password_hash.starts_with("$argon2id$"));
+    assert!(
+        store
+            .user_credentials("eve@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.list_users(org_id).await.unwrap(),
+        std::slice::from_ref(&ada)
+    );
+
+    // Sessions: found by their id hash while live, touched, ended.
+    store
+        .create_session("u-1", &session("s1", 100))
+        .await
+        .unwrap();
+    store
+        .create_session("u-1", &session("s2", 100))
+        .await
+        .unwrap();
+    let (live, user) = store.session("s1", 200).await.unwrap().unwrap();
+    assert_eq!((live, user), (session("s1", 100), ada.clone()));
+    assert!(
+        store.session("s1", 100 + DAY).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(store.session("nope", 200).await.unwrap().is_none());
+    store.touch_session("s1", 300).await.unwrap();
+    assert_eq!(
+        store
+            .session("s1", 400)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .last_seen_at,
+        300
+    );
+    // A new password ends the user's other sessions.
+    store
+        .set_password("u-1", "$argon2id$new", Some("s1"))
+        .await
+        .unwrap();
+    assert!(store.session("s1", 400).await.unwrap().is_some());
+    assert!(store.session("s2", 400).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .user_credentials("ada@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        "$argon2id$new"
+    );
+    assert!(matches!(
+        store.set_password("u-9", "x", None).await,
+        Err(Error::NotFound { .. })
+    ));
+    store.delete_session("s1").await.unwrap();
+    assert!(store.session("s1", 400).await.unwrap().is_none());
 }

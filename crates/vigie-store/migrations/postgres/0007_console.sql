@@ -1,0 +1,27 @@
+-- People of an organisation who use the web console, and their sessions.
+-- Times are milliseconds since the Unix epoch (UTC).
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organisations(id),
+    -- Lower-cased; one account per address across organisations.
+    email TEXT NOT NULL UNIQUE,
+    -- argon2id, PHC string format.
+    password_hash TEXT NOT NULL,
+    -- viewer, engineer or admin.
+    role TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    disabled_at BIGINT
+);
+CREATE INDEX users_org ON users(org_id);
+
+CREATE TABLE sessions (
+    -- SHA-256 of the session id the cookie carries, hex: a database leak gives no session.
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    -- The synchronizer token of the session's forms.
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
