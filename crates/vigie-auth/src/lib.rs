@@ -8,6 +8,7 @@ pub mod clock;
 pub mod jwt;
 pub mod lifetime;
 pub mod limits;
+pub mod people;
 pub mod provision;
 pub mod secret;
 mod service;

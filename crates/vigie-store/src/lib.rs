@@ -273,6 +273,10 @@ pub trait UserStore: Send + Sync {
     async fn touch_session(&self, id_hash: &str, now: Millis) -> Result<()>;
     /// Ends a session.
     async fn delete_session(&self, id_hash: &str) -> Result<()>;
+    /// Remembers a browser the user signed in from (by its cookie's hash).
+    async fn add_known_device(&self, user_id: &str, id_hash: &str, now: Millis) -> Result<()>;
+    /// The user a known browser signed in as.
+    async fn known_device_user(&self, id_hash: &str) -> Result<Option<String>>;
 }
 
 /// The whole storage of the service.

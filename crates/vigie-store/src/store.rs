@@ -331,6 +331,14 @@ impl UserStore for SqlStore {
     async fn delete_session(&self, id_hash: &str) -> Result<()> {
         users::delete_session(&self.pool, id_hash).await
     }
+
+    async fn add_known_device(&self, user_id: &str, id_hash: &str, now: Millis) -> Result<()> {
+        users::add_known_device(&self.pool, user_id, id_hash, now).await
+    }
+
+    async fn known_device_user(&self, id_hash: &str) -> Result<Option<String>> {
+        users::known_device_user(&self.pool, id_hash).await
+    }
 }
 
 #[async_trait]

@@ -219,3 +219,28 @@ pub(crate) async fn delete_session(pool: &AnyPool, id_hash: &str) -> Result<()> 
         .await?;
     Ok(())
 }
+
+pub(crate) async fn add_known_device(
+    pool: &AnyPool,
+    user_id: &str,
+    id_hash: &str,
+    now: Millis,
+) -> Result<()> {
+    sqlx::query("INSERT INTO known_devices (id_hash, user_id, created_at) VALUES ($1, $2, $3)")
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(|e| map_insert_error(e, || "device".into(), ("user", user_id)))?;
+    Ok(())
+}
+
+pub(crate) async fn known_device_user(pool: &AnyPool, id_hash: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT user_id FROM known_devices WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(pool)
+            .await?,
+    )
+}

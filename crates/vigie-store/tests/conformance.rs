@@ -1093,4 +1093,15 @@ async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
     ));
     store.delete_session("s1").await.unwrap();
     assert!(store.session("s1", 400).await.unwrap().is_none());
+
+    store.add_known_device("u-1", "d1", 500).await.unwrap();
+    assert_eq!(
+        store.known_device_user("d1").await.unwrap().as_deref(),
+        Some("u-1")
+    );
+    assert_eq!(store.known_device_user("d2").await.unwrap(), None);
+    assert!(matches!(
+        store.add_known_device("u-9", "d3", 500).await,
+        Err(Error::NotFound { .. })
+    ));
 }

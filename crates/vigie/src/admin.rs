@@ -13,7 +13,7 @@ use vigie_store::{DatabaseUrl, ProjectKey};
 
 use crate::cli::{
     AdminArgs, AdminCommand, AppCommand, AssetCommand, AssetProject, KeysCommand, OrgCommand,
-    ProjectCommand,
+    ProjectCommand, UserCommand,
 };
 
 pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow::Result<()> {
@@ -152,6 +152,38 @@ pub(crate) async fn admin(args: AdminArgs, database_url: &DatabaseUrl) -> anyhow
             });
         }
         AdminCommand::Asset(command) => asset(store, &out, command).await?,
+        AdminCommand::User(UserCommand::Create {
+            org,
+            email,
+            role,
+            password_stdin: _,
+        }) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("reading the password from standard input")?;
+            let password = secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']));
+            let user =
+                vigie_auth::people::create_user(store, clock, &org, &email, &role, &password)
+                    .await?;
+            out.record(
+                &json!({"user_id": user.id, "organisation_id": user.org_id, "email": user.email, "role": user.role}),
+                &[("USER_ID", &user.id), ("EMAIL", &user.email)],
+            );
+        }
+        AdminCommand::User(UserCommand::List { org }) => {
+            let users = store.list_users(&org).await?;
+            out.table(&users, &["USER_ID", "EMAIL", "ROLE", "STATUS"], |u| {
+                vec![
+                    u.id.clone(),
+                    u.email.clone(),
+                    u.role.clone(),
+                    u.disabled_at.map_or("enabled".into(), |at| {
+                        format!("disabled {}", Timestamp::from_millis(at))
+                    }),
+                ]
+            });
+        }
     }
     Ok(())
 }

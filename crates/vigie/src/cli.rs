@@ -233,6 +233,36 @@ pub enum AdminCommand {
     /// Assets: a project's series scored together by one health model.
     #[command(subcommand)]
     Asset(AssetCommand),
+    /// People who sign in to the web console.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `vigie admin user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a console user (the first admin of an organisation, typically); the
+    /// password is read from standard input, never from the command line.
+    Create {
+        /// ORGANISATION_ID of the user's organisation.
+        #[arg(long)]
+        org: String,
+        /// Their e-mail address (the sign-in name).
+        #[arg(long)]
+        email: String,
+        /// viewer, engineer or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from standard input (its first line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List an organisation's users.
+    List {
+        /// ORGANISATION_ID.
+        #[arg(long)]
+        org: String,
+    },
 }
 
 /// `vigie admin org …`

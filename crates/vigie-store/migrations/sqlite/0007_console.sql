@@ -25,3 +25,11 @@ CREATE TABLE sessions (
     expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX sessions_user ON sessions(user_id);
+
+-- Browsers a user has signed in from (SHA-256 of the device cookie, hex): sign-in
+-- throttling never refuses them, so an attack on an account cannot lock its owner out.
+CREATE TABLE known_devices (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
