@@ -50,6 +50,14 @@ pub struct AppState {
     pub pipeline: Arc<vigie_pipeline::Pipeline>,
     /// Longest a request's body may take to arrive.
     pub body_read_timeout: Duration,
+    /// The web console.
+    pub console: vigie_console::ConsoleState,
+}
+
+impl axum::extract::FromRef<AppState> for vigie_console::ConsoleState {
+    fn from_ref(state: &AppState) -> Self {
+        state.console.clone()
+    }
 }
 
 impl AppState {
@@ -69,6 +77,14 @@ impl AppState {
             || default_issuer.to_owned(),
             |issuer| issuer.trim_end_matches('/').to_owned(),
         );
+        let console = vigie_console::ConsoleState {
+            store: store.clone(),
+            clock: clock.clone(),
+            throttle: Arc::new(vigie_auth::people::SignInThrottle::new(
+                vigie_auth::people::SignInQuota::default(),
+            )),
+            secure_cookies: auth_config.issuer.starts_with("https://"),
+        };
         let auth = Arc::new(AuthService::start(store.clone(), clock, auth_config).await?);
         Ok(Self {
             auth,
@@ -80,6 +96,7 @@ impl AppState {
             store,
             projects: Arc::default(),
             body_read_timeout: config.timeouts.body_read,
+            console,
         })
     }
 }
@@ -194,6 +211,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .route(OPENAPI_PATH, serve_document.clone())
         .route(OPENAPI_PATH_PUBLIC, serve_document)
+        .merge(vigie_console::router())
         .fallback(|| async { ApiError::NotFound("no such endpoint") })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::record_latency))
@@ -245,6 +263,7 @@ pub struct Server {
     listener: TcpListener,
     router: Router,
     auth: Arc<AuthService>,
+    sign_in_throttle: Arc<vigie_auth::people::SignInThrottle>,
     reload_interval: Duration,
     timeouts: ConnectionTimeouts,
 }
@@ -266,6 +285,7 @@ impl Server {
         Ok(Self {
             listener,
             auth: state.auth.clone(),
+            sign_in_throttle: state.console.throttle.clone(),
             router: router(state),
             reload_interval,
             timeouts,
@@ -296,8 +316,17 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let reloader = self.auth.spawn_reloader(self.reload_interval);
+        let throttle = self.sign_in_throttle;
+        let forgetter = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                ticker.tick().await;
+                throttle.forget_idle();
+            }
+        });
         connections::serve(self.listener, self.router, self.timeouts, shutdown).await;
         reloader.abort();
+        forgetter.abort();
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ mod helpers;
 mod anomalies;
 mod bearer;
 mod connectors;
+mod console;
 mod data;
 mod discovery_and_operations;
 mod docs_curl;

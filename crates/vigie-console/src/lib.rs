@@ -1,0 +1,219 @@
+//! Vigie's web console, served by `vigie serve` under `/`: server-rendered HTML (maud),
+//! no JavaScript needed to sign in.
+//!
+//! So far: signing in (`/login`, form fields `email` and `password`), signing out,
+//! changing one's password, and the organisation's projects. Sessions are server-side
+//! (`vigie_auth::people`); the cookie is `HttpOnly`, `SameSite=Lax`, `Secure` when the
+//! service is reached over HTTPS, and carries a new id at each sign-in. Every
+//! state-changing request needs the session's synchronizer token (form field `csrf`)
+//! and, when the browser sends one, an `Origin` of this site.
+
+mod csrf;
+mod pages;
+mod session;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, Form, FromRef, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use vigie_auth::clock::Clock;
+use vigie_auth::people::{self, SignIn, SignInOutcome, SignInThrottle};
+use vigie_store::Store;
+
+use crate::session::{DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SignedIn};
+
+/// What the console's handlers share.
+#[derive(Clone)]
+pub struct ConsoleState {
+    /// The storage.
+    pub store: Arc<dyn Store>,
+    /// The clock sessions are timed with.
+    pub clock: Arc<dyn Clock>,
+    /// Sign-in throttling.
+    pub throttle: Arc<SignInThrottle>,
+    /// Whether cookies get `Secure` (the service is reached over HTTPS).
+    pub secure_cookies: bool,
+}
+
+/// The console's routes, for a router whose state holds a [`ConsoleState`].
+pub fn router<S>() -> Router<S>
+where
+    ConsoleState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/account", get(account_page))
+        .route("/account/password", post(change_password))
+}
+
+/// A page, or a failure logged and shown without its cause.
+fn internal(error: &dyn std::fmt::Display) -> Response {
+    tracing::error!(%error, "console request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        pages::message(
+            "Something went wrong",
+            "The server could not complete the request.",
+        ),
+    )
+        .into_response()
+}
+
+async fn home(State(state): State<ConsoleState>, signed_in: SignedIn) -> Response {
+    match state
+        .store
+        .list_projects(Some(&signed_in.user.org_id))
+        .await
+    {
+        Ok(projects) => pages::home(&signed_in, &projects).into_response(),
+        Err(error) => internal(&error),
+    }
+}
+
+async fn login_page(State(state): State<ConsoleState>, jar: CookieJar) -> Response {
+    let (jar, token) = session::login_csrf(jar, state.secure_cookies);
+    (jar, pages::login(&token, None)).into_response()
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+struct LoginForm {
+    email: String,
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn login(
+    State(state): State<ConsoleState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    // Login CSRF: the form's token must be the one this browser's cookie holds.
+    let expected = jar.get(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned());
+    if !csrf::origin_allowed(&headers) || !csrf::tokens_match(expected.as_deref(), &form.csrf) {
+        return csrf::refused();
+    }
+    let password = SecretString::from(form.password);
+    let attempt = SignIn {
+        email: &form.email,
+        password: &password,
+        address: remote.ip(),
+        device: jar.get(DEVICE_COOKIE).map(|c| c.value()),
+    };
+    let outcome = people::sign_in(&*state.store, &*state.clock, &state.throttle, attempt).await;
+    let (jar, token) = session::login_csrf(jar, state.secure_cookies);
+    match outcome {
+        Ok(SignInOutcome::SignedIn(new)) => {
+            let jar = session::signed_in(jar, &new, state.secure_cookies);
+            (jar, Redirect::to("/")).into_response()
+        }
+        Ok(SignInOutcome::Refused) => (
+            StatusCode::UNAUTHORIZED,
+            jar,
+            pages::login(&token, Some("Wrong e-mail address or password.")),
+        )
+            .into_response(),
+        Ok(SignInOutcome::Throttled(wait)) => {
+            let seconds = wait.as_secs().max(1);
+            let note = format!("Too many attempts: try again in {seconds} s.");
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", seconds.to_string())],
+                jar,
+                pages::login(&token, Some(&note)),
+            )
+                .into_response()
+        }
+        Err(error) => internal(&error),
+    }
+}
+
+/// A form that carries only the synchronizer token.
+#[derive(Deserialize)]
+struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    signed_in: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !csrf::allowed(&headers, &signed_in, &form.csrf) {
+        return csrf::refused();
+    }
+    if let Err(error) = state.store.delete_session(&signed_in.session.id_hash).await {
+        return internal(&error);
+    }
+    (session::signed_out(jar), Redirect::to("/login")).into_response()
+}
+
+async fn account_page(signed_in: SignedIn) -> Response {
+    pages::account(&signed_in, None).into_response()
+}
+
+/// The password change form.
+#[derive(Deserialize)]
+struct PasswordForm {
+    current: String,
+    new: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn change_password(
+    State(state): State<ConsoleState>,
+    headers: HeaderMap,
+    signed_in: SignedIn,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if !csrf::allowed(&headers, &signed_in, &form.csrf) {
+        return csrf::refused();
+    }
+    let (current, new) = (
+        SecretString::from(form.current),
+        SecretString::from(form.new),
+    );
+    let changed = people::change_password(
+        &*state.store,
+        &signed_in.user,
+        &signed_in.session,
+        &current,
+        &new,
+    )
+    .await;
+    match changed {
+        Ok(()) => pages::account(
+            &signed_in,
+            Some(Ok("Password changed. Your other sessions have ended.")),
+        )
+        .into_response(),
+        Err(vigie_auth::Error::InvalidInput(reason)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            pages::account(&signed_in, Some(Err(&reason))),
+        )
+            .into_response(),
+        Err(error) => internal(&error),
+    }
+}
+
+/// The secret of a new session, for the cookie only.
+fn expose(secret: &SecretString) -> String {
+    secret.expose_secret().to_owned()
+}

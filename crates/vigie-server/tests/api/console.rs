@@ -1,0 +1,306 @@
+//! The web console's people and sessions through the real server, as a browser uses
+//! them (cookies read from `Set-Cookie` so that their flags are checked): signing in,
+//! the cookie flags, login CSRF, a new session id at each sign-in (no fixation), a
+//! user seeing only their organisation, password change with CSRF and Origin checks,
+//! sign-in throttling, and signing out.
+
+use std::collections::HashMap;
+
+use reqwest::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use secrecy::SecretString;
+
+use crate::helpers::{Backend, Options, TestApp, on_both_backends, spawn};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser: no redirects followed, cookies kept by hand.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+    /// The `Set-Cookie` lines of the last answer.
+    set_cookies: Vec<String>,
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, response: &reqwest::Response) {
+        self.set_cookies = response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for line in &self.set_cookies {
+            let (pair, _) = line.split_once(';').unwrap_or((line, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || line.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.app.url))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.answer(response).await
+    }
+
+    async fn post(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (u16, String, Option<String>) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.app.url))
+            .header(COOKIE, self.cookie_header())
+            .form(form);
+        if let Some(origin) = origin {
+            request = request.header(ORIGIN, origin);
+        }
+        let response = request.send().await.unwrap();
+        self.answer(response).await
+    }
+
+    async fn answer(&mut self, response: reqwest::Response) -> (u16, String, Option<String>) {
+        self.keep(&response);
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), location)
+    }
+
+    fn set_cookie(&self, name: &str) -> &str {
+        self.set_cookies
+            .iter()
+            .find(|line| line.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} cookie in {:?}", self.set_cookies))
+    }
+
+    /// The value of a hidden form field in a page.
+    fn field(page: &str, name: &str) -> String {
+        let marker = format!(r#"name="{name}" value=""#);
+        let start = page
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {page}"))
+            + marker.len();
+        page[start..].split('"').next().unwrap().to_owned()
+    }
+
+    /// Opens the sign-in page and signs in.
+    async fn sign_in(&mut self, email: &str, password: &str) -> (u16, String, Option<String>) {
+        let (_, page, _) = self.get("/login").await;
+        let csrf = Self::field(&page, "csrf");
+        self.post(
+            "/login",
+            &[("email", email), ("password", password), ("csrf", &csrf)],
+            Some(&self.app.url.clone()),
+        )
+        .await
+    }
+}
+
+async fn a_user_signs_in_sees_their_organisation_and_signs_out(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let clock = vigie_auth::clock::SystemClock;
+    let store = &*app.store;
+    // The test app's organisation has the project `pressline`.
+    let other = vigie_auth::provision::create_organisation(store, &clock, "globex")
+        .await
+        .unwrap();
+    vigie_auth::provision::create_project(store, &clock, &other.id, "secretline")
+        .await
+        .unwrap();
+    let password = SecretString::from(PASSWORD);
+    vigie_auth::people::create_user(
+        store,
+        &clock,
+        &app.org_id,
+        "ada@example.com",
+        "engineer",
+        &password,
+    )
+    .await
+    .unwrap();
+
+    let mut browser = Browser::new(&app);
+    // Not signed in: to the sign-in page.
+    let (status, _, location) = browser.get("/").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+    let (status, page, _) = browser.get("/login").await;
+    assert_eq!(status, 200);
+    assert!(page.contains(r#"<label for="email">"#) && page.contains(r#"name="password""#));
+    let login_cookie = browser.set_cookie("vigie_login_csrf");
+    assert!(
+        login_cookie.contains("HttpOnly") && login_cookie.contains("SameSite=Lax"),
+        "{login_cookie}"
+    );
+
+    // A forged sign-in (no token, or another site's Origin) is refused.
+    let csrf = Browser::field(&page, "csrf");
+    let form = [("email", "ada@example.com"), ("password", PASSWORD)];
+    let (status, _, _) = browser.post("/login", &form, None).await;
+    assert_eq!(status, 403);
+    let with_token = [form[0], form[1], ("csrf", csrf.as_str())];
+    let (status, _, _) = browser
+        .post("/login", &with_token, Some("https://evil.example"))
+        .await;
+    assert_eq!(status, 403);
+
+    // Wrong password and unknown address get the same answer.
+    let (status, wrong_password, _) = browser
+        .sign_in("ada@example.com", "not the password at all")
+        .await;
+    assert_eq!(status, 401);
+    let (status, unknown, _) = browser
+        .sign_in("eve@example.com", "not the password at all")
+        .await;
+    assert_eq!(status, 401);
+    let strip = |page: &str| Browser::field(page, "csrf").len() + page.len();
+    assert_eq!(strip(&wrong_password), strip(&unknown));
+    assert!(wrong_password.contains("Wrong e-mail address or password."));
+
+    // A session id planted before signing in is not the one given after (fixation).
+    browser
+        .cookies
+        .insert("vigie_session".into(), "planted-by-an-attacker".into());
+    let (status, _, location) = browser.sign_in("Ada@Example.com", PASSWORD).await;
+    assert_eq!((status, location.as_deref()), (303, Some("/")));
+    let session = browser.set_cookie("vigie_session").to_owned();
+    assert!(
+        session.contains("HttpOnly")
+            && session.contains("SameSite=Lax")
+            && session.contains("Path=/"),
+        "{session}"
+    );
+    assert!(!session.contains("Secure"), "plain HTTP here: {session}");
+    assert_ne!(browser.cookies["vigie_session"], "planted-by-an-attacker");
+    assert!(browser.set_cookie("vigie_device").contains("Max-Age="));
+
+    // The organisation's projects, not another's.
+    let (status, page, _) = browser.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("pressline") && page.contains("ada@example.com"),
+        "{page}"
+    );
+    assert!(!page.contains("secretline"), "{page}");
+
+    // Changing the password needs the session's token and this site's Origin.
+    let token = Browser::field(&page, "csrf");
+    for (current, token, expected) in [
+        (PASSWORD, "forged", 403),
+        ("not the password at all", token.as_str(), 422),
+        (PASSWORD, token.as_str(), 200),
+    ] {
+        let form = [
+            ("current", current),
+            ("new", "a brand new passphrase"),
+            ("csrf", token),
+        ];
+        let (status, page, _) = browser
+            .post("/account/password", &form, Some(&app.url))
+            .await;
+        assert_eq!(status, expected, "{page}");
+        match expected {
+            422 => assert!(page.contains("the current password is wrong"), "{page}"),
+            200 => assert!(page.contains("Password changed"), "{page}"),
+            _ => {}
+        }
+    }
+    // …and this site's Origin.
+    let form = [
+        ("current", "a brand new passphrase"),
+        ("new", "yet another passphrase"),
+        ("csrf", &token),
+    ];
+    let (status, _, _) = browser
+        .post("/account/password", &form, Some("https://evil.example"))
+        .await;
+    assert_eq!(status, 403);
+
+    // Signing out ends the session: its cookie no longer opens anything.
+    let old = browser.cookies["vigie_session"].clone();
+    let (status, _, location) = browser
+        .post("/logout", &[("csrf", &token)], Some(&app.url))
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+    browser.cookies.insert("vigie_session".into(), old);
+    let (status, _, location) = browser.get("/").await;
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+}
+
+async fn a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let clock = vigie_auth::clock::SystemClock;
+    let password = SecretString::from(PASSWORD);
+    vigie_auth::people::create_user(
+        &*app.store,
+        &clock,
+        &app.org_id,
+        "ada@example.com",
+        "admin",
+        &password,
+    )
+    .await
+    .unwrap();
+    let mut owner = Browser::new(&app);
+    let (status, _, _) = owner.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(status, 303);
+
+    let mut attacker = Browser::new(&app);
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            attacker
+                .sign_in("ada@example.com", "guess guess guess")
+                .await
+                .0,
+        );
+    }
+    assert_eq!(statuses[..9], [401; 9], "{statuses:?}");
+    assert_eq!(statuses[9..], [429; 3], "{statuses:?}");
+    // Throttled before the password is checked: the right one too.
+    assert_eq!(attacker.sign_in("ada@example.com", PASSWORD).await.0, 429);
+    // The owner's browser (its device cookie) still signs in.
+    assert_eq!(owner.sign_in("ada@example.com", PASSWORD).await.0, 303);
+}
+
+on_both_backends!(
+    a_user_signs_in_sees_their_organisation_and_signs_out,
+    a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser
+);
