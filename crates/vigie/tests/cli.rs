@@ -117,6 +117,138 @@ fn operator_provisions_with_flags_anywhere() {
     assert_eq!(disabled["disabled"], true);
 }
 
+/// Runs `vigie ARGS…` with `input` on standard input; returns (success, stdout, stderr).
+fn vigie_with_input(args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(VIGIE)
+        .args(args)
+        .env_remove("VIGIE_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn operator_creates_the_first_console_admin() {
+    let db = temp_database();
+    let org = vigie_json(&[
+        "admin",
+        "--database-url",
+        &db,
+        "org",
+        "create",
+        "acme",
+        "--json",
+    ]);
+    let org_id = org["organisation_id"].as_str().unwrap();
+    let create = |email: &str, role: &str, password: &str| {
+        vigie_with_input(
+            &[
+                "admin",
+                "--database-url",
+                &db,
+                "user",
+                "create",
+                "--org",
+                org_id,
+                "--email",
+                email,
+                "--role",
+                role,
+                "--password-stdin",
+                "--json",
+            ],
+            password,
+        )
+    };
+    let password = "correct horse battery staple";
+    let (ok, stdout, stderr) = create("Ada@Example.com", "admin", &format!("{password}\n"));
+    assert!(ok, "{stderr}");
+    let user: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(user["email"], "ada@example.com");
+    assert_eq!(user["role"], "admin");
+    assert!(!stdout.contains(password) && !stderr.contains(password));
+    let db_file = db.trim_start_matches("sqlite://");
+    let stored = String::from_utf8_lossy(&std::fs::read(db_file).unwrap()).into_owned();
+    assert!(
+        !stored.contains(password),
+        "stored only as an argon2id hash"
+    );
+    assert!(stored.contains("$argon2id$v=19$m=19456,t=2,p=1$"));
+
+    // Clear refusals, never echoing the password.
+    for (email, role, password, says) in [
+        (
+            "ada@example.com",
+            "admin",
+            "another long passphrase",
+            "already exists",
+        ),
+        (
+            "bob@example.com",
+            "root",
+            "another long passphrase",
+            "viewer, engineer or admin",
+        ),
+        (
+            "bob@example.com",
+            "viewer",
+            "short",
+            "at least 12 characters",
+        ),
+        (
+            "not-an-address",
+            "viewer",
+            "another long passphrase",
+            "not an e-mail address",
+        ),
+    ] {
+        let (ok, _, stderr) = create(email, role, password);
+        assert!(!ok && stderr.contains(says), "{stderr}");
+        assert!(!stderr.contains(password), "{stderr}");
+    }
+    let (ok, text, _) = vigie(&[
+        "admin",
+        "--database-url",
+        &db,
+        "user",
+        "list",
+        "--org",
+        org_id,
+    ]);
+    assert!(
+        ok && text.contains("ada@example.com") && text.contains("admin"),
+        "{text}"
+    );
+    // The password must come from standard input.
+    let (ok, _, stderr) = vigie(&[
+        "admin",
+        "--database-url",
+        &db,
+        "user",
+        "create",
+        "--org",
+        org_id,
+        "--email",
+        "c@example.com",
+    ]);
+    assert!(!ok && stderr.contains("--password-stdin"), "{stderr}");
+}
+
 #[test]
 fn operator_splits_a_project_into_assets() {
     let db = temp_database();
