@@ -17,6 +17,7 @@ label{display:block;margin:.8rem 0 .2rem;font-weight:600}
 input{font:inherit;padding:.4rem;width:100%;max-width:24rem;border:1px solid #555;border-radius:3px}
 button{font:inherit;padding:.45rem 1rem;margin-top:1rem;background:#0b3d5c;color:#fff;border:0;border-radius:3px;cursor:pointer}
 header button{margin:0;background:#fff;color:#0b3d5c}
+main button{display:block}
 :focus-visible{outline:3px solid #e69f00;outline-offset:2px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}
 .error{color:#9b1c1c;font-weight:600}.ok{color:#1d5e20;font-weight:600}

@@ -4,6 +4,7 @@ mod helpers;
 
 mod anomalies;
 mod bearer;
+mod browser;
 mod connectors;
 mod console;
 mod data;

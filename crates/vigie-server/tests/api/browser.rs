@@ -1,0 +1,216 @@
+//! The console in a real browser: Debian's Chromium, headless, driven through
+//! ChromeDriver (WebDriver) with `fantoccini`. A user signs in, sees their projects,
+//! is told a wrong current password, and signs out. Each view is saved as a screenshot
+//! under the target folder (`console-screenshots/`) and checked not to be blank.
+//!
+//! Without `chromedriver` and `chromium` the test reports itself skipped, except when
+//! `CI` is set (`.ci/run` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use secrecy::SecretString;
+
+use crate::helpers::{Backend, Options, TestApp, spawn};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// ChromeDriver on a free port, killed when dropped.
+struct Driver {
+    process: tokio::process::Child,
+    url: String,
+}
+
+impl Driver {
+    async fn start() -> Option<Self> {
+        let found = ["chromedriver", "chromium"].iter().all(|tool| {
+            std::process::Command::new("which")
+                .arg(tool)
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        });
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set: chromium and chromedriver must be installed (.ci/run does)"
+            );
+            vigie_store::testing::report_skipped("chromium or chromedriver is not installed");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        let url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Some(Self { process, url });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not listen on {port}");
+    }
+
+    /// A headless Chromium at 1280×800.
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,800"],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.start_kill();
+    }
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Saves the page as `name.png` and checks it is not blank (it has many colours).
+async fn screenshot(browser: &Client, name: &str) {
+    let png = browser.screenshot().await.unwrap();
+    let path = screenshot_dir().join(format!("{name}.png"));
+    std::fs::write(&path, &png).unwrap();
+    let decoder = png::Decoder::new(std::io::Cursor::new(&png));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    let channels = info.color_type.samples();
+    let colours: std::collections::HashSet<&[u8]> =
+        pixels[..info.buffer_size()].chunks(channels).collect();
+    assert!(
+        colours.len() > 20,
+        "{} looks blank: {} colours",
+        path.display(),
+        colours.len()
+    );
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(browser: &Client, app: &TestApp, password: &str) {
+    browser.goto(&format!("{}/login", app.url)).await.unwrap();
+    let form = browser
+        .form(Locator::Css("form[action='/login']"))
+        .await
+        .unwrap();
+    form.set_by_name("email", "ada@example.com").await.unwrap();
+    form.set_by_name("password", password).await.unwrap();
+    form.submit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_signs_in_and_out_in_a_real_browser() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = spawn(Backend::Sqlite, Options::default()).await.unwrap();
+    let clock = vigie_auth::clock::SystemClock;
+    let password = SecretString::from(PASSWORD);
+    vigie_auth::people::create_user(
+        &*app.store,
+        &clock,
+        &app.org_id,
+        "ada@example.com",
+        "engineer",
+        &password,
+    )
+    .await
+    .unwrap();
+    let browser = driver.browser().await;
+
+    // Not signed in: the console sends the browser to the sign-in page.
+    browser.goto(&format!("{}/", app.url)).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/login");
+    screenshot(&browser, "login").await;
+
+    sign_in(&browser, &app, "not the password at all").await;
+    assert!(
+        text(&browser, "[role=alert]")
+            .await
+            .contains("Wrong e-mail address or password")
+    );
+
+    sign_in(&browser, &app, PASSWORD).await;
+    assert_eq!(browser.current_url().await.unwrap().path(), "/");
+    assert_eq!(text(&browser, "h1").await, "Projects");
+    assert!(text(&browser, "table").await.contains("pressline"));
+    screenshot(&browser, "projects").await;
+
+    // The account page tells a wrong current password.
+    browser
+        .find(Locator::LinkText("ada@example.com (engineer)"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = browser
+        .form(Locator::Css("form[action='/account/password']"))
+        .await
+        .unwrap();
+    form.set_by_name("current", "not the password at all")
+        .await
+        .unwrap();
+    form.set_by_name("new", "a brand new passphrase")
+        .await
+        .unwrap();
+    form.submit().await.unwrap();
+    assert!(
+        text(&browser, "[role=alert]")
+            .await
+            .contains("the current password is wrong")
+    );
+    screenshot(&browser, "account").await;
+
+    // Signing out returns to the sign-in page; the console is closed again.
+    browser
+        .find(Locator::Css("header button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/login");
+    browser.goto(&format!("{}/", app.url)).await.unwrap();
+    assert_eq!(browser.current_url().await.unwrap().path(), "/login");
+    browser.close().await.unwrap();
+}
