@@ -9,6 +9,7 @@
 //! and, when the browser sends one, an `Origin` of this site.
 
 mod csrf;
+pub mod explorer;
 mod pages;
 mod session;
 
@@ -16,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, FromRef, State};
+use axum::extract::{ConnectInfo, Form, FromRef, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -52,6 +53,7 @@ where
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/projects/{code}", get(project_explorer))
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
 }
@@ -78,6 +80,94 @@ async fn home(State(state): State<ConsoleState>, signed_in: SignedIn) -> Respons
         Ok(projects) => pages::home(&signed_in, &projects).into_response(),
         Err(error) => internal(&error),
     }
+}
+
+/// The explorer's range and filter.
+#[derive(Deserialize)]
+struct ExplorerQuery {
+    from: Option<String>,
+    to: Option<String>,
+    sensor: Option<String>,
+    value: Option<String>,
+}
+
+/// Events the explorer reads at most for one range.
+const EXPLORER_EVENTS: u32 = 10_000;
+/// Events it lists at most.
+const EXPLORER_LISTED: usize = 200;
+/// Its default range: a week.
+const DEFAULT_RANGE_US: i64 = 7 * 86_400_000_000;
+
+async fn project_explorer(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    Path(code): Path<String>,
+    Query(query): Query<ExplorerQuery>,
+) -> Response {
+    use vigie_proto::time::Timestamp;
+    let project = vigie_store::ProjectKey {
+        org_id: signed_in.user.org_id.clone(),
+        code: code.clone(),
+    };
+    match state.store.project_exists(&project).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let page = pages::not_found(&signed_in, "Your organisation has no such ML project.");
+            return (StatusCode::NOT_FOUND, page).into_response();
+        }
+        Err(error) => return internal(&error),
+    }
+    let span = match state.store.project_span(&project).await {
+        Ok(span) => span,
+        Err(error) => return internal(&error),
+    };
+    let parse = |date: &Option<String>| date.as_deref().and_then(|d| Timestamp::parse(d).ok());
+    let to_us = parse(&query.to).map_or_else(
+        || {
+            span.readings
+                .map_or_else(|| state.clock.now_ms() * 1000, |(_, last)| last + 1)
+        },
+        Timestamp::as_micros,
+    );
+    let from_us = parse(&query.from)
+        .map_or(to_us - DEFAULT_RANGE_US, Timestamp::as_micros)
+        .min(to_us - 1);
+    let anomalies = vigie_store::AnomalyQuery {
+        project,
+        sensor_id: None,
+        value_name: None,
+        from_us: Some(from_us),
+        to_us: Some(to_us),
+        min_score: None,
+        after: None,
+        limit: EXPLORER_EVENTS + 1,
+    };
+    let mut events = match state.store.list_anomalies(&anomalies).await {
+        Ok(events) => events,
+        Err(error) => return internal(&error),
+    };
+    let truncated = events.len() > EXPLORER_EVENTS as usize;
+    events.truncate(EXPLORER_EVENTS as usize);
+    let map = explorer::HeatMap::build(&events, from_us, to_us, explorer::COLUMNS);
+    let filter = query
+        .sensor
+        .as_deref()
+        .map(|sensor| (sensor, query.value.as_deref().unwrap_or("none")));
+    let mut listed: Vec<vigie_store::StoredAnomaly> = events
+        .into_iter()
+        .filter(|a| filter.is_none_or(|(s, v)| a.sensor_id == s && a.value_name == v))
+        .collect();
+    listed.sort_by_key(|a| std::cmp::Reverse(a.event.start_us));
+    listed.truncate(EXPLORER_LISTED);
+    let view = pages::Explorer {
+        code: &code,
+        series_count: span.series,
+        map: &map,
+        events: &listed,
+        filter,
+        truncated,
+    };
+    pages::explorer(&signed_in, &view).into_response()
 }
 
 async fn login_page(State(state): State<ConsoleState>, jar: CookieJar) -> Response {

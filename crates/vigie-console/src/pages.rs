@@ -3,8 +3,9 @@
 
 use maud::{DOCTYPE, Markup, html};
 use vigie_proto::time::Timestamp;
-use vigie_store::MlProject;
+use vigie_store::{MlProject, StoredAnomaly};
 
+use crate::explorer::{COLUMNS, HeatMap};
 use crate::session::SignedIn;
 
 /// The style of every page: system fonts, high contrast, focus always visible.
@@ -21,6 +22,8 @@ main button{display:block}
 :focus-visible{outline:3px solid #e69f00;outline-offset:2px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}
 .error{color:#9b1c1c;font-weight:600}.ok{color:#1d5e20;font-weight:600}
+table.heat{table-layout:fixed}table.heat th{width:12rem;font-weight:400;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+table.heat td{padding:0;border:1px solid #fff;height:1.4rem}table.heat td a{display:block;height:100%}
 ";
 
 fn page(title: &str, signed_in: Option<&SignedIn>, body: Markup) -> Markup {
@@ -88,7 +91,7 @@ pub(crate) fn home(signed_in: &SignedIn, projects: &[MlProject]) -> Markup {
                     tbody {
                         @for project in projects {
                             tr {
-                                td { (project.code) }
+                                td { a href={ "/projects/" (project.code) } { (project.code) } }
                                 td { (Timestamp::from_millis(project.created_at).to_string()) }
                             }
                         }
@@ -122,4 +125,147 @@ pub(crate) fn account(signed_in: &SignedIn, outcome: Option<Result<&str, &str>>)
             }
         },
     )
+}
+
+/// A cell's colour: white for nothing, then from pale yellow to deep red with the score.
+fn heat_colour(score: f64) -> String {
+    if score <= 0.0 {
+        return "#eef1f4".into();
+    }
+    let score = score.clamp(0.0, 1.0);
+    let lightness = 92.0 - 55.0 * score;
+    let hue = 50.0 - 50.0 * score;
+    format!("hsl({hue:.0},90%,{lightness:.0}%)")
+}
+
+fn date(us: i64) -> String {
+    Timestamp::from_micros(us).to_string()
+}
+
+/// How long an event lasted, for people.
+fn duration(us: i64) -> String {
+    let seconds = us / 1_000_000;
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7_200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{:.1} h", s as f64 / 3_600.0),
+        s => format!("{:.1} d", s as f64 / 86_400.0),
+    }
+}
+
+/// The explorer's query string for a range and series.
+fn explorer_link(code: &str, from_us: i64, to_us: i64, series: Option<(&str, &str)>) -> String {
+    let mut query = vec![("from", date(from_us)), ("to", date(to_us))];
+    if let Some((sensor, value)) = series {
+        query.push(("sensor", sensor.to_owned()));
+        query.push(("value", value.to_owned()));
+    }
+    let encoded: Vec<String> = query
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent(v)))
+        .collect();
+    format!("/projects/{}?{}", percent(code), encoded.join("&"))
+}
+
+/// Percent-encodes a query value or path segment (everything but unreserved bytes).
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// What the explorer shows.
+pub(crate) struct Explorer<'a> {
+    pub(crate) code: &'a str,
+    pub(crate) series_count: i64,
+    pub(crate) map: &'a HeatMap,
+    /// The events listed (filtered to a series and range when a cell was clicked).
+    pub(crate) events: &'a [StoredAnomaly],
+    /// The series a click filtered on.
+    pub(crate) filter: Option<(&'a str, &'a str)>,
+    /// Whether more events exist than were read.
+    pub(crate) truncated: bool,
+}
+
+/// The project explorer: the heat map, then the events.
+pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
+    let map = view.map;
+    let width = map.column_us(COLUMNS);
+    page(
+        &format!("Project {}", view.code),
+        Some(signed_in),
+        html! {
+            p {
+                (view.series_count) " series · " (date(map.from_us)) " to " (date(map.to_us)) " · "
+                a href=(explorer_link(view.code, map.from_us - (map.to_us - map.from_us), map.from_us, None)) { "earlier" }
+                " · "
+                a href=(explorer_link(view.code, map.to_us, map.to_us + (map.to_us - map.from_us), None)) { "later" }
+            }
+            h2 { "Anomalies by series and time" }
+            @if map.rows.is_empty() {
+                p { "No anomaly event in this range." }
+            } @else {
+                table.heat aria-label="Highest anomaly score per series and time slot" {
+                    tbody {
+                        @for row in &map.rows {
+                            tr {
+                                th scope="row" title=(format!("{} / {}", row.sensor_id, row.value_name)) {
+                                    (row.sensor_id) @if row.value_name != "none" { " / " (row.value_name) }
+                                }
+                                @for (i, &score) in row.cells.iter().enumerate() {
+                                    @let start = map.from_us + i as i64 * width;
+                                    @let label = format!("{} / {}, {}: highest score {:.2}", row.sensor_id, row.value_name, date(start), score);
+                                    td style={ "background:" (heat_colour(score)) } {
+                                        @if score > 0.0 {
+                                            a href=(explorer_link(view.code, start, start + width, Some((&row.sensor_id, &row.value_name))))
+                                                aria-label=(label) title=(label) {}
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Events" }
+            @if let Some((sensor, value)) = view.filter {
+                p { "Only " strong { (sensor) " / " (value) } " in this range · "
+                    a href=(explorer_link(view.code, map.from_us, map.to_us, None)) { "all series" } }
+            }
+            @if view.truncated { p.error { "Only the first events of this range are shown: narrow it." } }
+            table {
+                thead { tr {
+                    th scope="col" { "Start" } th scope="col" { "Duration" } th scope="col" { "Peak" }
+                    th scope="col" { "Series" } th scope="col" { "Kind" } th scope="col" { "Observed (expected)" }
+                } }
+                tbody {
+                    @for anomaly in view.events {
+                        @let event = &anomaly.event;
+                        tr {
+                            td { (date(event.start_us)) }
+                            td { (duration(event.end_us - event.start_us)) }
+                            td { (format!("{:.2}", event.peak_score)) }
+                            td { (anomaly.sensor_id) " / " (anomaly.value_name) }
+                            @if let Some(explanation) = &event.explanation {
+                                td { (explanation.kind.replace('_', " ")) }
+                                td { (format!("{:.4} ({:.4} to {:.4})", explanation.observed, explanation.expected_low, explanation.expected_high)) }
+                            } @else {
+                                td {} td {}
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A page saying that something does not exist (or is not this user's to see).
+pub(crate) fn not_found(signed_in: &SignedIn, what: &str) -> Markup {
+    page("Not found", Some(signed_in), html! { p { (what) } })
 }

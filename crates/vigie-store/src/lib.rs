@@ -199,6 +199,8 @@ pub trait ReadingStore: Send + Sync {
     async fn read_readings(&self, query: &ReadingQuery) -> Result<Vec<StoredReading>>;
     /// A page of the series of a project, ordered by sensor and variable.
     async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>>;
+    /// How many series a project has and when its readings start and end.
+    async fn project_span(&self, project: &ProjectKey) -> Result<ProjectSpan>;
 }
 
 /// Assets: series of a project scored together by a health model.

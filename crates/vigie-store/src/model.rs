@@ -294,6 +294,15 @@ pub struct SeriesSummary {
     pub labels: Vec<String>,
 }
 
+/// How many series a project has and when its readings start and end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProjectSpan {
+    /// Its series.
+    pub series: i64,
+    /// The earliest and latest reading, microseconds; `None` without readings.
+    pub readings: Option<(i64, i64)>,
+}
+
 /// A validated reading and its anomaly score, if it was scored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScoredReading {

@@ -8,8 +8,9 @@ use sqlx::{AnyPool, FromRow, Row};
 use crate::dialect::Dialect;
 use crate::ingest::{CHUNK, bulk_query, label_pattern, labels_from_stored};
 use crate::{
-    AnomalyEvent, AnomalyQuery, EventExplanation, EvictedCheckpoint, ProjectKey, ReadingQuery,
-    Result, ScoredPoint, SeriesQuery, SeriesSummary, StoredAnomaly, StoredDetection, StoredReading,
+    AnomalyEvent, AnomalyQuery, EventExplanation, EvictedCheckpoint, ProjectKey, ProjectSpan,
+    ReadingQuery, Result, ScoredPoint, SeriesQuery, SeriesSummary, StoredAnomaly, StoredDetection,
+    StoredReading,
 };
 
 /// A reading as the page query returns it.
@@ -327,4 +328,27 @@ pub(crate) async fn scored_readings(
             score: row.score,
         })
         .collect())
+}
+
+/// A project's series count and the span of its readings.
+#[derive(FromRow)]
+struct SpanRow {
+    series: i64,
+    first_us: Option<i64>,
+    last_us: Option<i64>,
+}
+
+pub(crate) async fn project_span(pool: &AnyPool, project: &ProjectKey) -> Result<ProjectSpan> {
+    let row: SpanRow = sqlx::query_as(
+        "SELECT COUNT(*) AS series, MIN(first_time_us) AS first_us, MAX(last_time_us) AS last_us
+         FROM series WHERE org_id = $1 AND project_code = $2",
+    )
+    .bind(&project.org_id)
+    .bind(&project.code)
+    .fetch_one(pool)
+    .await?;
+    Ok(ProjectSpan {
+        series: row.series,
+        readings: row.first_us.zip(row.last_us),
+    })
 }

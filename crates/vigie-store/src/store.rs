@@ -227,6 +227,10 @@ impl ReadingStore for SqlStore {
     async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>> {
         queries::list_series(&self.pool, self.dialect, query).await
     }
+
+    async fn project_span(&self, project: &ProjectKey) -> Result<ProjectSpan> {
+        queries::project_span(&self.pool, project).await
+    }
 }
 
 #[async_trait]

@@ -586,6 +586,14 @@ async fn readings_read_back_in_pages_with_filters(store: Arc<dyn Store>) {
 
 async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
     let project = project(&store).await;
+    let empty = store.project_span(&project).await.unwrap();
+    assert_eq!(
+        empty,
+        ProjectSpan {
+            series: 0,
+            readings: None
+        }
+    );
     store
         .ingest(
             project.clone(),
@@ -628,6 +636,14 @@ async fn series_summaries_follow_ingestion(store: Arc<dyn Store>) {
                 labels: Vec::new(),
             },
         ]
+    );
+    let span = store.project_span(&project).await.unwrap();
+    assert_eq!(
+        span,
+        ProjectSpan {
+            series: 2,
+            readings: Some((7, 99))
+        }
     );
 }
 

@@ -12,7 +12,7 @@ const MINUTE_US: i64 = 60_000_000;
 const SPIKE_AT: usize = 2_500;
 
 /// A day-periodic signal sampled every minute, with small deterministic noise and one spike.
-fn series(range: std::ops::Range<usize>) -> Vec<Value> {
+pub(crate) fn series(range: std::ops::Range<usize>) -> Vec<Value> {
     range
         .map(|i| {
             let t = 1_700_000_000_000_000 + i as i64 * MINUTE_US;
@@ -25,7 +25,7 @@ fn series(range: std::ops::Range<usize>) -> Vec<Value> {
         .collect()
 }
 
-async fn push(app: &TestApp, token: &str, readings: Vec<Value>) {
+pub(crate) async fn push(app: &TestApp, token: &str, readings: Vec<Value>) {
     let response = app
         .http
         .post(format!(

@@ -1,6 +1,7 @@
 //! The console in a real browser: Debian's Chromium, headless, driven through
 //! ChromeDriver (WebDriver) with `fantoccini`. A user signs in, sees their projects,
-//! is told a wrong current password, and signs out. Each view is saved as a screenshot
+//! opens a project's explorer (heat map, then a click on a cell filters the events), is
+//! told a wrong current password, and signs out. Each view is saved as a screenshot
 //! under the target folder (`console-screenshots/`) and checked not to be blank.
 //!
 //! Without `chromedriver` and `chromium` the test reports itself skipped, except when
@@ -116,6 +117,21 @@ async fn screenshot(browser: &Client, name: &str) {
     );
 }
 
+/// Waits (5 s at most) until the browser is at `path`: a click returns before the
+/// navigation it starts ends.
+async fn wait_for_path(browser: &Client, path: &str) {
+    for _ in 0..50 {
+        if browser.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "still at {} instead of {path}",
+        browser.current_url().await.unwrap()
+    );
+}
+
 async fn text(browser: &Client, css: &str) -> String {
     browser
         .find(Locator::Css(css))
@@ -170,10 +186,53 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
     );
 
     sign_in(&browser, &app, PASSWORD).await;
-    assert_eq!(browser.current_url().await.unwrap().path(), "/");
+    wait_for_path(&browser, "/").await;
     assert_eq!(text(&browser, "h1").await, "Projects");
     assert!(text(&browser, "table").await.contains("pressline"));
     screenshot(&browser, "projects").await;
+
+    // The explorer: the heat map shows the series with the spike; a click on its cell
+    // lists that series' events in that time slot, explained.
+    let token = app.access_token().await;
+    for start in (0..3_000).step_by(500) {
+        crate::anomalies::push(&app, &token, crate::anomalies::series(start..start + 500)).await;
+    }
+    browser
+        .find(Locator::LinkText("pressline"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "h1").await, "Project pressline");
+    assert!(
+        text(&browser, "table.heat")
+            .await
+            .contains("press-7 / temperature")
+    );
+    screenshot(&browser, "explorer").await;
+    browser
+        .find(Locator::Css("table.heat a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let url = browser.current_url().await.unwrap();
+    assert!(url.query().unwrap().contains("sensor=press-7"), "{url}");
+    let events = text(&browser, "main table:last-of-type tbody").await;
+    assert!(
+        events.contains("press-7 / temperature") && events.contains("spike"),
+        "{events}"
+    );
+    screenshot(&browser, "explorer-filtered").await;
+    browser
+        .find(Locator::LinkText("Vigie"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 
     // The account page tells a wrong current password.
     browser
