@@ -8,6 +8,7 @@
 //! state-changing request needs the session's synchronizer token (form field `csrf`)
 //! and, when the browser sends one, an `Origin` of this site.
 
+mod admin;
 mod csrf;
 pub mod explorer;
 mod pages;
@@ -56,6 +57,21 @@ where
         .route("/projects/{code}", get(project_explorer))
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
+        .merge(admin::routes())
+}
+
+/// Records what a user did in their organisation's audit log; a failure to record is
+/// logged, the action stands.
+pub(crate) async fn record_audit(state: &ConsoleState, who: &SignedIn, action: &str, target: &str) {
+    let user = &who.user;
+    let now = state.clock.now_ms();
+    if let Err(error) = state
+        .store
+        .record_audit(&user.org_id, &user.email, action, target, now)
+        .await
+    {
+        tracing::error!(%error, action, "an audit entry could not be written");
+    }
 }
 
 /// A page, or a failure logged and shown without its cause.
@@ -288,6 +304,23 @@ async fn change_password(
         &new,
     )
     .await;
+    if changed.is_ok() {
+        let user = &signed_in.user;
+        let now = state.clock.now_ms();
+        if let Err(error) = state
+            .store
+            .record_audit(
+                &user.org_id,
+                &user.email,
+                "password.change",
+                &user.email,
+                now,
+            )
+            .await
+        {
+            tracing::error!(%error, "an audit entry could not be written");
+        }
+    }
     match changed {
         Ok(()) => pages::account(
             &signed_in,

@@ -18,6 +18,8 @@ label{display:block;margin:.8rem 0 .2rem;font-weight:600}
 input{font:inherit;padding:.4rem;width:100%;max-width:24rem;border:1px solid #555;border-radius:3px}
 button{font:inherit;padding:.45rem 1rem;margin-top:1rem;background:#0b3d5c;color:#fff;border:0;border-radius:3px;cursor:pointer}
 header button{margin:0;background:#fff;color:#0b3d5c}
+form.inline{display:inline}form.inline button{display:inline;margin:0 .3rem 0 0;padding:.2rem .6rem}
+select,textarea{font:inherit;padding:.4rem;max-width:100%}
 main button{display:block}
 :focus-visible{outline:3px solid #e69f00;outline-offset:2px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}
@@ -26,7 +28,8 @@ table.heat{table-layout:fixed}table.heat th{width:12rem;font-weight:400;overflow
 table.heat td{padding:0;border:1px solid #fff;height:1.4rem}table.heat td a{display:block;height:100%}
 ";
 
-fn page(title: &str, signed_in: Option<&SignedIn>, body: Markup) -> Markup {
+/// A page of the console: its header (with the signed-in user) and its body.
+pub(crate) fn page(title: &str, signed_in: Option<&SignedIn>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -40,6 +43,7 @@ fn page(title: &str, signed_in: Option<&SignedIn>, body: Markup) -> Markup {
                 header {
                     a href="/" { strong { "Vigie" } }
                     @if let Some(signed_in) = signed_in {
+                        @if signed_in.user.role == "admin" { a href="/admin/applications" { "Applications" } }
                         a href="/account" { (signed_in.user.email) " (" (signed_in.user.role) ")" }
                         form method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(signed_in.session.csrf_token);
@@ -263,6 +267,11 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
             }
         },
     )
+}
+
+/// A page saying that this user may not do that.
+pub(crate) fn forbidden(signed_in: &SignedIn, what: &str) -> Markup {
+    page("Not allowed", Some(signed_in), html! { p { (what) } })
 }
 
 /// A page saying that something does not exist (or is not this user's to see).

@@ -31,7 +31,7 @@ use async_trait::async_trait;
 pub use database_url::DatabaseUrl;
 pub use model::*;
 pub use store::SqlStore;
-pub use users::{NewUser, Session, User, UserCredentials};
+pub use users::{AuditEntry, NewUser, Session, User, UserCredentials};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +279,17 @@ pub trait UserStore: Send + Sync {
     async fn add_known_device(&self, user_id: &str, id_hash: &str, now: Millis) -> Result<()>;
     /// The user a known browser signed in as.
     async fn known_device_user(&self, id_hash: &str) -> Result<Option<String>>;
+    /// Appends to an organisation's audit log.
+    async fn record_audit(
+        &self,
+        org_id: &str,
+        actor: &str,
+        action: &str,
+        target: &str,
+        now: Millis,
+    ) -> Result<()>;
+    /// The latest entries of an organisation's audit log, newest first.
+    async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
 /// The whole storage of the service.

@@ -343,6 +343,21 @@ impl UserStore for SqlStore {
     async fn known_device_user(&self, id_hash: &str) -> Result<Option<String>> {
         users::known_device_user(&self.pool, id_hash).await
     }
+
+    async fn record_audit(
+        &self,
+        org_id: &str,
+        actor: &str,
+        action: &str,
+        target: &str,
+        now: Millis,
+    ) -> Result<()> {
+        users::record_audit(&self.pool, org_id, actor, action, target, now).await
+    }
+
+    async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
+        users::list_audit(&self.pool, org_id, limit).await
+    }
 }
 
 #[async_trait]

@@ -66,6 +66,23 @@ pub struct Session {
     pub expires_at: Millis,
 }
 
+/// One line of an organisation's audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    /// Its position in the log.
+    pub id: i64,
+    /// The organisation.
+    pub org_id: String,
+    /// Who did it (a user's e-mail address, or `operator`).
+    pub actor: String,
+    /// What (`application.create`, `password.change`, …).
+    pub action: String,
+    /// On what (an application id, a user, an event id).
+    pub target: String,
+    /// When.
+    pub at: Millis,
+}
+
 const USER_COLUMNS: &str = "id, org_id, email, role, created_at, disabled_at";
 
 pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) -> Result<User> {
@@ -243,4 +260,41 @@ pub(crate) async fn known_device_user(pool: &AnyPool, id_hash: &str) -> Result<O
             .fetch_optional(pool)
             .await?,
     )
+}
+
+pub(crate) async fn record_audit(
+    pool: &AnyPool,
+    org_id: &str,
+    actor: &str,
+    action: &str,
+    target: &str,
+    now: Millis,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_log (org_id, actor, action, target, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(org_id)
+    .bind(actor)
+    .bind(action)
+    .bind(target)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(|e| map_insert_error(e, || "audit entry".into(), ("organisation", org_id)))?;
+    Ok(())
+}
+
+pub(crate) async fn list_audit(
+    pool: &AnyPool,
+    org_id: &str,
+    limit: u32,
+) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as(
+        "SELECT id, org_id, actor, action, target, at FROM audit_log
+         WHERE org_id = $1 ORDER BY id DESC LIMIT $2",
+    )
+    .bind(org_id)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?)
 }

@@ -1120,4 +1120,34 @@ async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
         store.add_known_device("u-9", "d3", 500).await,
         Err(Error::NotFound { .. })
     ));
+
+    // The audit log: newest first, per organisation.
+    store
+        .record_audit(
+            org_id,
+            "ada@example.com",
+            "application.create",
+            "app-1",
+            600,
+        )
+        .await
+        .unwrap();
+    store
+        .record_audit(
+            org_id,
+            "ada@example.com",
+            "application.disable",
+            "app-1",
+            700,
+        )
+        .await
+        .unwrap();
+    let log = store.list_audit(org_id, 10).await.unwrap();
+    let actions: Vec<(&str, i64)> = log.iter().map(|e| (e.action.as_str(), e.at)).collect();
+    assert_eq!(
+        actions,
+        [("application.disable", 700), ("application.create", 600)]
+    );
+    assert_eq!(store.list_audit(org_id, 1).await.unwrap().len(), 1);
+    assert!(store.list_audit("other-org", 10).await.unwrap().is_empty());
 }

@@ -2,7 +2,8 @@
 //! them (cookies read from `Set-Cookie` so that their flags are checked): signing in,
 //! the cookie flags, login CSRF, a new session id at each sign-in (no fixation), a
 //! user seeing only their organisation, password change with CSRF and Origin checks,
-//! sign-in throttling, and signing out.
+//! sign-in throttling, and signing out; admins manage applications (secret shown once,
+//! good for a token), viewers get 403, every change is in the audit log.
 
 use std::collections::HashMap;
 
@@ -302,5 +303,138 @@ async fn a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser(backend: Ba
 
 on_both_backends!(
     a_user_signs_in_sees_their_organisation_and_signs_out,
-    a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser
+    a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser,
+    admins_manage_applications_and_viewers_cannot
 );
+
+async fn admins_manage_applications_and_viewers_cannot(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let clock = vigie_auth::clock::SystemClock;
+    let store = &*app.store;
+    let password = SecretString::from(PASSWORD);
+    for (email, role) in [("root@example.com", "admin"), ("val@example.com", "viewer")] {
+        vigie_auth::people::create_user(store, &clock, &app.org_id, email, role, &password)
+            .await
+            .unwrap();
+    }
+    let other = vigie_auth::provision::create_organisation(store, &clock, "globex")
+        .await
+        .unwrap();
+    let (foreign, _) =
+        vigie_auth::provision::create_application(store, &clock, &other.id, "theirs", "data")
+            .await
+            .unwrap();
+
+    // A viewer: 403 on every admin page and action.
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.sign_in("val@example.com", PASSWORD).await.0, 303);
+    let (_, home, _) = viewer.get("/").await;
+    let token = Browser::field(&home, "csrf");
+    assert_eq!(viewer.get("/admin/applications").await.0, 403);
+    assert_eq!(viewer.get("/admin/audit").await.0, 403);
+    let form = [
+        ("name", "sneaky"),
+        ("scope", "data"),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(
+        viewer
+            .post("/admin/applications", &form, Some(&app.url))
+            .await
+            .0,
+        403
+    );
+    let disable = format!("/admin/applications/{}/disable", app.app_id);
+    assert_eq!(
+        viewer
+            .post(&disable, &[("csrf", &token)], Some(&app.url))
+            .await
+            .0,
+        403
+    );
+
+    // An admin creates an application: its secret is shown once and gets a token.
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.sign_in("root@example.com", PASSWORD).await.0, 303);
+    let (status, page, _) = admin.get("/admin/applications").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&app.app_id),
+        "the organisation's applications: {page}"
+    );
+    assert!(!page.contains(&foreign.id), "not another organisation's");
+    let token = Browser::field(&page, "csrf");
+    let form = [
+        ("name", "line 2 gateway"),
+        ("scope", "data"),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(admin.post("/admin/applications", &form, None).await.0, 200);
+    let (status, page, _) = admin
+        .post("/admin/applications", &form, Some(&app.url))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let marker = r#"id="app-id" readonly value=""#;
+    let id = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let marker = r#"id="secret" readonly value=""#;
+    let secret = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        secret.starts_with("vgs_") && page.contains("curl -X POST"),
+        "{page}"
+    );
+    let issued = app
+        .token_as(&id, &secret, "grant_type=client_credentials")
+        .await;
+    assert_eq!(issued.status(), 200);
+    // Shown once: the list never shows it again.
+    let (_, list, _) = admin.get("/admin/applications").await;
+    assert!(list.contains(&id) && !list.contains(&secret));
+
+    // Another organisation's application cannot be touched; the admin's own can.
+    let foreign_rotate = format!("/admin/applications/{}/rotate", foreign.id);
+    assert_eq!(
+        admin
+            .post(&foreign_rotate, &[("csrf", &token)], Some(&app.url))
+            .await
+            .0,
+        404
+    );
+    let rotate = format!("/admin/applications/{id}/rotate");
+    let (status, page, _) = admin
+        .post(&rotate, &[("csrf", &token)], Some(&app.url))
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("previous one keeps working"));
+    let disable = format!("/admin/applications/{id}/disable");
+    let (status, _, location) = admin
+        .post(&disable, &[("csrf", &token)], Some(&app.url))
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/admin/applications"))
+    );
+    let (_, list, _) = admin.get("/admin/applications").await;
+    assert!(list.contains("disabled"), "{list}");
+
+    // Every change is in the audit log, with who did it.
+    let (status, log, _) = admin.get("/admin/audit").await;
+    assert_eq!(status, 200);
+    for action in [
+        "application.create",
+        "application.rotate_secret",
+        "application.disable",
+    ] {
+        assert!(log.contains(action), "{action} missing: {log}");
+    }
+    assert!(log.contains("root@example.com"));
+}

@@ -33,3 +33,14 @@ CREATE TABLE known_devices (
     user_id TEXT NOT NULL REFERENCES users(id),
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- What people did: every admin and event-lifecycle action, per organisation.
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES organisations(id),
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX audit_log_org ON audit_log(org_id, id);
