@@ -10,7 +10,9 @@
 
 mod admin;
 mod csrf;
+mod event_page;
 pub mod explorer;
+pub mod lifecycle;
 mod pages;
 mod session;
 
@@ -58,6 +60,7 @@ where
         .route("/account", get(account_page))
         .route("/account/password", post(change_password))
         .merge(admin::routes())
+        .merge(event_page::routes())
 }
 
 /// Records what a user did in their organisation's audit log; a failure to record is

@@ -246,6 +246,7 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                 thead { tr {
                     th scope="col" { "Start" } th scope="col" { "Duration" } th scope="col" { "Peak" }
                     th scope="col" { "Series" } th scope="col" { "Kind" } th scope="col" { "Observed (expected)" }
+                    th scope="col" { "Event" }
                 } }
                 tbody {
                     @for anomaly in view.events {
@@ -261,6 +262,7 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                             } @else {
                                 td {} td {}
                             }
+                            td { a href={ "/projects/" (view.code) "/events/" (crate::lifecycle::event_id('s', anomaly.series_id, event.start_us)) } { "details" } }
                         }
                     }
                 }

@@ -51,21 +51,25 @@ pub(crate) type Sensor = (String, String);
 #[derive(Debug, Clone)]
 pub(crate) struct ProjectAssets {
     pub(crate) layouts: Vec<AssetLayout>,
-    /// Series listed by a named asset, with its index in `layouts`.
-    named: HashMap<Sensor, usize>,
+    /// Series listed by a named asset (sensorId, then valueName), with its index in
+    /// `layouts`: a reading finds its asset without allocating.
+    named: HashMap<String, HashMap<String, usize>>,
     /// Index of the default asset in `layouts`.
     default: Option<usize>,
 }
 
 impl ProjectAssets {
     pub(crate) fn new(layouts: Vec<AssetLayout>) -> Self {
-        let mut named = HashMap::new();
+        let mut named: HashMap<String, HashMap<String, usize>> = HashMap::new();
         let mut default = None;
         for (index, layout) in layouts.iter().enumerate() {
             match &layout.members {
                 Some(members) => {
-                    for member in members {
-                        named.insert(member.clone(), index);
+                    for (sensor_id, value_name) in members {
+                        named
+                            .entry(sensor_id.clone())
+                            .or_default()
+                            .insert(value_name.clone(), index);
                     }
                 }
                 None => default = Some(index),
@@ -81,7 +85,8 @@ impl ProjectAssets {
     /// The asset a series belongs to.
     pub(crate) fn asset_of(&self, sensor_id: &str, value_name: &str) -> Option<usize> {
         self.named
-            .get(&(sensor_id.to_owned(), value_name.to_owned()))
+            .get(sensor_id)
+            .and_then(|names| names.get(value_name))
             .copied()
             .or(self.default)
     }
@@ -118,9 +123,13 @@ pub(crate) struct AssetState {
     unsaved_rows: u64,
     /// The last "new normal" carried out (the time it was asked from).
     relearned_from_us: Option<i64>,
-    /// The index of each series in `sensors` (rebuilt when restored).
+    /// The index of each series in `sensors`, by sensorId then valueName, so that a
+    /// reading finds its series without allocating (rebuilt when restored).
     #[serde(skip)]
-    index: HashMap<Sensor, usize>,
+    index: HashMap<String, HashMap<String, usize>>,
+    /// How many series `index` holds.
+    #[serde(skip)]
+    indexed: usize,
 }
 
 /// An asset event as the state keeps it (serialisable).
@@ -169,6 +178,7 @@ impl AssetState {
             unsaved_rows: 0,
             relearned_from_us: None,
             index: HashMap::new(),
+            indexed: 0,
         }
     }
 
@@ -195,26 +205,33 @@ impl AssetState {
         value_name: &str,
         config: &DetectionConfig,
     ) -> Option<usize> {
-        if self.index.len() != self.sensors.len() {
-            self.index = self
-                .sensors
-                .iter()
-                .enumerate()
-                .map(|(index, sensor)| (sensor.clone(), index))
-                .collect();
+        if self.indexed != self.sensors.len() {
+            self.index.clear();
+            for (index, (sensor_id, value_name)) in self.sensors.iter().enumerate() {
+                self.index
+                    .entry(sensor_id.clone())
+                    .or_default()
+                    .insert(value_name.clone(), index);
+            }
+            self.indexed = self.sensors.len();
         }
         if let Some(&index) = self
             .index
-            .get(&(sensor_id.to_owned(), value_name.to_owned()))
+            .get(sensor_id)
+            .and_then(|names| names.get(value_name))
         {
             return Some(index);
         }
         if self.sensors.len() >= config.asset_max_sensors {
             return None;
         }
-        let sensor = (sensor_id.to_owned(), value_name.to_owned());
-        self.index.insert(sensor.clone(), self.sensors.len());
-        self.sensors.push(sensor);
+        self.index
+            .entry(sensor_id.to_owned())
+            .or_default()
+            .insert(value_name.to_owned(), self.sensors.len());
+        self.sensors
+            .push((sensor_id.to_owned(), value_name.to_owned()));
+        self.indexed = self.sensors.len();
         self.tracks.push(SensorTrack::default());
         if self.model.is_some() {
             self.model = Some(AssetModel::new(&config.asset, self.sensors.len()));

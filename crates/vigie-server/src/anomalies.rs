@@ -73,13 +73,4 @@ async fn anomalies_get(
     }))
 }
 
-/// An event's stable id: what it belongs to (`s` a series, `a` an asset), which one,
-/// and when it started; never reused, since an event is keyed by those.
-pub(crate) fn event_id(kind: char, owner: i64, start_us: i64) -> String {
-    use base64::Engine;
-    let text = format!("{kind}.{owner}.{start_us}");
-    format!(
-        "ev_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
-    )
-}
+pub(crate) use vigie_console::lifecycle::event_id;

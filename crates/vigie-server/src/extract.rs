@@ -98,6 +98,28 @@ impl FromRequestParts<AppState> for ProjectAdmin {
     }
 }
 
+/// Like [`ProjectAccess`], for acting on anomaly events: scope `events`, and the
+/// application that acts.
+pub struct ProjectEvents {
+    /// The project.
+    pub project: ProjectKey,
+    /// The application acting.
+    pub client_id: String,
+}
+
+impl FromRequestParts<AppState> for ProjectEvents {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims = Bearer::from_request_parts(parts, state)
+            .await?
+            .require_scope("events")?;
+        let client_id = claims.client_id.clone();
+        let project = project_of(parts, state, &claims.org).await?;
+        Ok(Self { project, client_id })
+    }
+}
+
 /// The project of the path (`org_id`, `project`), once the token has `scope` in that
 /// organisation and the project exists.
 async fn authorise_project(
@@ -108,6 +130,15 @@ async fn authorise_project(
     let claims = Bearer::from_request_parts(parts, state)
         .await?
         .require_scope(scope)?;
+    project_of(parts, state, &claims.org).await
+}
+
+/// The project of the path, if it is one of organisation `org` and exists.
+async fn project_of(
+    parts: &mut Parts,
+    state: &AppState,
+    org: &str,
+) -> Result<ProjectKey, ApiError> {
     let Path(mut path) =
         Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state).await?;
     let not_found = || ApiError::NotFound("no such ML project in this organisation");
@@ -115,7 +146,7 @@ async fn authorise_project(
         return Err(not_found());
     };
     let project = ProjectKey { org_id, code };
-    if claims.org != project.org_id {
+    if org != project.org_id {
         return Err(not_found());
     }
     if state.projects.contains(&project) {

@@ -7,6 +7,7 @@ mod body;
 mod connections;
 mod data;
 mod discovery;
+mod events;
 mod extract;
 mod health;
 pub mod metrics;
@@ -167,6 +168,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .merge(projects::router())
             .merge(data::router())
             .merge(anomalies::router())
+            .merge(events::router())
             .merge(health::router())
             .split_for_parts();
     if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {

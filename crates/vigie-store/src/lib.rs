@@ -16,6 +16,7 @@ mod assets;
 mod database_url;
 mod dialect;
 mod directory;
+mod events;
 mod ingest;
 mod keys;
 mod model;
@@ -29,6 +30,7 @@ mod writer;
 use async_trait::async_trait;
 
 pub use database_url::DatabaseUrl;
+pub use events::{EventHistoryEntry, EventStatus};
 pub use model::*;
 pub use store::SqlStore;
 pub use users::{AuditEntry, NewUser, Session, User, UserCredentials};
@@ -292,10 +294,49 @@ pub trait UserStore: Send + Sync {
     async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
 }
 
+/// What people do with anomaly events (see `vigie_console::lifecycle`).
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Whether the project has the series event `(series_id, start_us)`.
+    async fn series_event_exists(
+        &self,
+        project: &ProjectKey,
+        series_id: i64,
+        start_us: i64,
+    ) -> Result<bool>;
+    /// Whether the project has the asset event `(asset_id, start_us)`.
+    async fn asset_event_exists(
+        &self,
+        project: &ProjectKey,
+        asset_id: i64,
+        start_us: i64,
+    ) -> Result<bool>;
+    /// An event's status, if anyone acted on it.
+    async fn event_status(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+    ) -> Result<Option<EventStatus>>;
+    /// The actions taken on an event, oldest first.
+    async fn event_history(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+    ) -> Result<Vec<EventHistoryEntry>>;
+    /// Records an action and the status it leads to, together.
+    async fn record_event_action(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+        status: &EventStatus,
+        entry: &EventHistoryEntry,
+    ) -> Result<()>;
+}
+
 /// The whole storage of the service.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore + UserStore
+    DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore + UserStore + EventStore
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;

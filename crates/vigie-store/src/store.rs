@@ -14,7 +14,7 @@ use crate::dialect::Dialect;
 use crate::ingest::IngestJob;
 use crate::writer::Writer;
 use crate::*;
-use crate::{assets, users};
+use crate::{assets, events, users};
 
 /// The store on either database; cheap to clone.
 #[derive(Clone)]
@@ -357,6 +357,54 @@ impl UserStore for SqlStore {
 
     async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
         users::list_audit(&self.pool, org_id, limit).await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqlStore {
+    async fn series_event_exists(
+        &self,
+        project: &ProjectKey,
+        series_id: i64,
+        start_us: i64,
+    ) -> Result<bool> {
+        events::series_event_exists(&self.pool, project, series_id, start_us).await
+    }
+
+    async fn asset_event_exists(
+        &self,
+        project: &ProjectKey,
+        asset_id: i64,
+        start_us: i64,
+    ) -> Result<bool> {
+        events::asset_event_exists(&self.pool, project, asset_id, start_us).await
+    }
+
+    async fn event_status(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+    ) -> Result<Option<EventStatus>> {
+        events::event_status(&self.pool, project, event_id).await
+    }
+
+    async fn event_history(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+    ) -> Result<Vec<EventHistoryEntry>> {
+        events::event_history(&self.pool, project, event_id).await
+    }
+
+    async fn record_event_action(
+        &self,
+        project: &ProjectKey,
+        event_id: &str,
+        status: &EventStatus,
+        entry: &EventHistoryEntry,
+    ) -> Result<()> {
+        events::record_event_action(&self.pool, self.dialect, project, event_id, status, entry)
+            .await
     }
 }
 

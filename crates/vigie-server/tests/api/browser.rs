@@ -1,7 +1,8 @@
 //! The console in a real browser: Debian's Chromium, headless, driven through
 //! ChromeDriver (WebDriver) with `fantoccini`. A user signs in, sees their projects,
-//! opens a project's explorer (heat map, then a click on a cell filters the events), is
-//! told a wrong current password, and signs out. Each view is saved as a screenshot
+//! opens a project's explorer (heat map, then a click on a cell filters the events),
+//! acknowledges an event and gives a verdict, is told a wrong current password, and
+//! signs out. Each view is saved as a screenshot
 //! under the target folder (`console-screenshots/`) and checked not to be blank.
 //!
 //! Without `chromedriver` and `chromium` the test reports itself skipped, except when
@@ -132,11 +133,15 @@ async fn wait_for_path(browser: &Client, path: &str) {
     );
 }
 
+/// The text of the first element matching `css`, waiting (5 s at most) for it to
+/// appear: a submitted form returns before the next page is there.
 async fn text(browser: &Client, css: &str) -> String {
     browser
-        .find(Locator::Css(css))
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::Css(css))
         .await
-        .unwrap()
+        .unwrap_or_else(|error| panic!("no {css}: {error}"))
         .text()
         .await
         .unwrap()
@@ -226,6 +231,64 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         "{events}"
     );
     screenshot(&browser, "explorer-filtered").await;
+
+    // The event: acknowledge it with a comment, then give a verdict; both are in its
+    // history.
+    browser
+        .find(Locator::LinkText("details"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#status"))
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "#status").await, "open");
+    let form = browser
+        .form(Locator::Css("form:has(input[value='acknowledge'])"))
+        .await
+        .unwrap();
+    form.set_by_name("comment", "crew on site").await.unwrap();
+    form.submit().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#history li"))
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "#status").await, "acknowledged");
+    browser
+        .find(Locator::Css("input[value='not_anomaly']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = browser
+        .form(Locator::Css("form:has(input[value='verdict'])"))
+        .await
+        .unwrap();
+    form.set_by_name("fault_code", "TEST-1").await.unwrap();
+    form.submit().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#history li + li"))
+        .await
+        .unwrap();
+    assert!(
+        text(&browser, "#verdict")
+            .await
+            .contains("Not an anomaly · fault TEST-1")
+    );
+    let history = text(&browser, "#history").await;
+    assert!(
+        history.contains("acknowledge: crew on site")
+            && history.contains("verdict not_anomaly (TEST-1)"),
+        "{history}"
+    );
+    screenshot(&browser, "event").await;
     browser
         .find(Locator::LinkText("Vigie"))
         .await

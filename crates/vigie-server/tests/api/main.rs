@@ -10,6 +10,7 @@ mod console;
 mod data;
 mod discovery_and_operations;
 mod docs_curl;
+mod events;
 mod hardening;
 mod health;
 mod node_red;

@@ -44,6 +44,8 @@ async fn every_public_endpoint_is_documented() {
             "/v0/organisations/{org_id}/assets/{project}/{asset}/relearn",
             "/v0/organisations/{org_id}/data/{project}",
             "/v0/organisations/{org_id}/data/{project}/series",
+            "/v0/organisations/{org_id}/events/{project}/{event_id}",
+            "/v0/organisations/{org_id}/events/{project}/{event_id}/actions",
             "/v0/organisations/{org_id}/health/{project}",
             "/v0/organisations/{org_id}/health/{project}/events",
             "/v0/organisations/{org_id}/projects",
