@@ -13,8 +13,10 @@ mod csrf;
 mod event_page;
 pub mod explorer;
 pub mod lifecycle;
+pub mod m4;
 mod pages;
 mod session;
+mod viewer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -61,6 +63,7 @@ where
         .route("/account/password", post(change_password))
         .merge(admin::routes())
         .merge(event_page::routes())
+        .merge(viewer::routes())
 }
 
 /// Records what a user did in their organisation's audit log; a failure to record is
@@ -141,10 +144,14 @@ async fn project_explorer(
         Err(error) => return internal(&error),
     };
     let parse = |date: &Option<String>| date.as_deref().and_then(|d| Timestamp::parse(d).ok());
+    // By default, the week up to the hour after the latest reading (or now).
+    const HOUR_US: i64 = 3_600_000_000;
     let to_us = parse(&query.to).map_or_else(
         || {
-            span.readings
-                .map_or_else(|| state.clock.now_ms() * 1000, |(_, last)| last + 1)
+            let latest = span
+                .readings
+                .map_or(state.clock.now_ms() * 1000, |(_, last)| last);
+            (latest.div_euclid(HOUR_US) + 1) * HOUR_US
         },
         Timestamp::as_micros,
     );

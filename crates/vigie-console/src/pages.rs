@@ -171,6 +171,18 @@ fn explorer_link(code: &str, from_us: i64, to_us: i64, series: Option<(&str, &st
     format!("/projects/{}?{}", percent(code), encoded.join("&"))
 }
 
+/// The series viewer's address for a series and range.
+fn series_link(code: &str, from_us: i64, to_us: i64, sensor: &str, value: &str) -> String {
+    format!(
+        "/projects/{}/series?sensor={}&value={}&from={}&to={}",
+        percent(code),
+        percent(sensor),
+        percent(value),
+        percent(&date(from_us)),
+        percent(&date(to_us))
+    )
+}
+
 /// Percent-encodes a query value or path segment (everything but unreserved bytes).
 fn percent(text: &str) -> String {
     text.bytes()
@@ -219,7 +231,9 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                         @for row in &map.rows {
                             tr {
                                 th scope="row" title=(format!("{} / {}", row.sensor_id, row.value_name)) {
-                                    (row.sensor_id) @if row.value_name != "none" { " / " (row.value_name) }
+                                    a href=(series_link(view.code, map.from_us, map.to_us, &row.sensor_id, &row.value_name)) {
+                                        (row.sensor_id) @if row.value_name != "none" { " / " (row.value_name) }
+                                    }
                                 }
                                 @for (i, &score) in row.cells.iter().enumerate() {
                                     @let start = map.from_us + i as i64 * width;

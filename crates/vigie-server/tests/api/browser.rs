@@ -209,6 +209,7 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         .click()
         .await
         .unwrap();
+    wait_for_path(&browser, "/projects/pressline").await;
     assert_eq!(text(&browser, "h1").await, "Project pressline");
     assert!(
         text(&browser, "table.heat")
@@ -216,11 +217,55 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
             .contains("press-7 / temperature")
     );
     screenshot(&browser, "explorer").await;
+
+    // The series viewer: a click on the series draws its readings (downsampled to the
+    // chart's width), scores and the event span.
+    let explorer = browser.current_url().await.unwrap();
     browser
-        .find(Locator::Css("table.heat a"))
+        .find(Locator::Css("table.heat th a"))
         .await
         .unwrap()
         .click()
+        .await
+        .unwrap();
+    wait_for_path(&browser, "/projects/pressline/series").await;
+    browser
+        .wait()
+        .for_element(Locator::Css("#chart canvas"))
+        .await
+        .unwrap();
+    let chart = browser.find(Locator::Css("#chart")).await.unwrap();
+    let points: usize = chart
+        .attr("data-points")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let events: usize = chart
+        .attr("data-events")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(points > 100 && points <= 4 * 1280, "{points} points drawn");
+    assert_eq!(events, 1, "the spike's event is shaded");
+    screenshot(&browser, "series").await;
+
+    // Back in the explorer, a click on the spike's cell lists that series' events in
+    // that slot.
+    browser.goto(explorer.as_str()).await.unwrap();
+    browser
+        .find(Locator::Css("table.heat td a"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("main p strong"))
         .await
         .unwrap();
     let url = browser.current_url().await.unwrap();

@@ -1,0 +1,282 @@
+//! The series viewer: a series' readings as a line (downsampled on the server with
+//! [`crate::m4`] to the chart's width), its anomaly scores on a second axis, and its
+//! anomaly events shaded; drag to zoom, which keeps the range in the address (a
+//! permalink) and fetches the readings again at the new resolution. Charts are drawn
+//! by uPlot, vendored (`assets/uplot-1.6.31`) and embedded in the binary.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{FromRef, Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use maud::{PreEscaped, html};
+use serde::{Deserialize, Serialize};
+use vigie_proto::time::Timestamp;
+use vigie_store::{AnomalyQuery, ProjectKey, ReadingQuery};
+
+use crate::m4::{Point, m4};
+use crate::session::SignedIn;
+use crate::{ConsoleState, internal, pages};
+
+const UPLOT_JS: &str = include_str!("../assets/uplot-1.6.31/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/uplot-1.6.31/uPlot.min.css");
+
+/// Readings read at most for one chart; past it, the chart says so (narrow the range).
+const MAX_READINGS: usize = 500_000;
+/// Readings per store page.
+const PAGE: u32 = 10_000;
+/// Widest chart, in columns.
+const MAX_WIDTH: usize = 4_000;
+
+/// The viewer's routes.
+pub(crate) fn routes<S>() -> Router<S>
+where
+    ConsoleState: FromRef<S>,
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .route("/projects/{code}/series", get(page))
+        .route("/projects/{code}/series/data", get(data))
+        .route(
+            "/assets/uplot.js",
+            get(|| async { asset("text/javascript", UPLOT_JS) }),
+        )
+        .route(
+            "/assets/uplot.css",
+            get(|| async { asset("text/css", UPLOT_CSS) }),
+        )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Which series, over which range, at which width.
+#[derive(Deserialize)]
+struct SeriesQuery {
+    sensor: String,
+    #[serde(default = "default_value_name")]
+    value: String,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default = "default_width")]
+    width: usize,
+}
+
+fn default_value_name() -> String {
+    vigie_proto::readings::DEFAULT_VALUE_NAME.to_owned()
+}
+
+fn default_width() -> usize {
+    1_200
+}
+
+/// What the chart draws (times in seconds, as uPlot takes them).
+#[derive(Serialize)]
+struct ChartData {
+    times: Vec<f64>,
+    values: Vec<f64>,
+    scores: Vec<Option<f64>>,
+    /// (start, end, peak score) of each event.
+    events: Vec<(f64, f64, f64)>,
+    /// Readings in the range beyond what was read.
+    truncated: bool,
+}
+
+fn range(query: &SeriesQuery) -> Option<(i64, i64)> {
+    let parse = |d: &Option<String>| d.as_deref().and_then(|d| Timestamp::parse(d).ok());
+    Some((
+        parse(&query.from)?.as_micros(),
+        parse(&query.to)?.as_micros(),
+    ))
+    .filter(|(from, to)| from < to)
+}
+
+async fn data(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    Path(code): Path<String>,
+    Query(query): Query<SeriesQuery>,
+) -> Response {
+    let Some((from_us, to_us)) = range(&query) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "from and to must be dates, from before to",
+        )
+            .into_response();
+    };
+    let project = ProjectKey {
+        org_id: signed_in.user.org_id.clone(),
+        code,
+    };
+    let mut reading_query = ReadingQuery {
+        project: project.clone(),
+        sensor_id: Some(query.sensor.clone()),
+        value_name: Some(query.value.clone()),
+        from_us: Some(from_us),
+        to_us: Some(to_us),
+        label: None,
+        after: None,
+        limit: PAGE,
+    };
+    let mut points = Vec::new();
+    let mut truncated = false;
+    loop {
+        let page = match state.store.read_readings(&reading_query).await {
+            Ok(page) => page,
+            Err(error) => return internal(&error),
+        };
+        let full = page.len() == PAGE as usize;
+        reading_query.after = page.last().map(|r| (r.series_id, r.time_us));
+        points.extend(page.into_iter().map(|r| Point {
+            time_us: r.time_us,
+            value: r.value,
+            score: r.score,
+        }));
+        if !full {
+            break;
+        }
+        if points.len() >= MAX_READINGS {
+            truncated = true;
+            break;
+        }
+    }
+    let kept = m4(&points, from_us, to_us, query.width.clamp(10, MAX_WIDTH));
+    let anomalies = AnomalyQuery {
+        project,
+        sensor_id: Some(query.sensor),
+        value_name: Some(query.value),
+        from_us: Some(from_us),
+        to_us: Some(to_us),
+        min_score: None,
+        after: None,
+        limit: 10_000,
+    };
+    let events = match state.store.list_anomalies(&anomalies).await {
+        Ok(events) => events,
+        Err(error) => return internal(&error),
+    };
+    let seconds = |us: i64| us as f64 / 1e6;
+    Json(ChartData {
+        times: kept.iter().map(|p| seconds(p.time_us)).collect(),
+        values: kept.iter().map(|p| p.value).collect(),
+        scores: kept.iter().map(|p| p.score).collect(),
+        events: events
+            .iter()
+            .map(|a| {
+                (
+                    seconds(a.event.start_us),
+                    seconds(a.event.end_us),
+                    a.event.peak_score,
+                )
+            })
+            .collect(),
+        truncated,
+    })
+    .into_response()
+}
+
+/// The chart's script: fetch the data for the range and width, draw it, and on a
+/// drag-selection zoom in (new range in the address, data fetched again).
+const CHART_SCRIPT: &str = r#"
+(function () {
+  const root = document.getElementById('chart');
+  const params = new URLSearchParams(location.search);
+  function load() {
+    params.set('width', String(Math.max(200, root.clientWidth)));
+    fetch(location.pathname + '/data?' + params.toString(), {credentials: 'same-origin'})
+      .then(r => r.json())
+      .then(draw);
+  }
+  let plot = null;
+  function draw(d) {
+    if (plot) plot.destroy();
+    root.dataset.points = String(d.times.length);
+    root.dataset.events = String(d.events.length);
+    document.getElementById('truncated').hidden = !d.truncated;
+    const shade = u => {
+      const ctx = u.ctx;
+      ctx.save();
+      ctx.fillStyle = 'rgba(200, 30, 30, 0.18)';
+      for (const [start, end] of d.events) {
+        const x0 = u.valToPos(start, 'x', true), x1 = u.valToPos(end, 'x', true);
+        ctx.fillRect(x0 - 2, u.bbox.top, Math.max(4, x1 - x0 + 4), u.bbox.height);
+      }
+      ctx.restore();
+    };
+    plot = new uPlot({
+      width: root.clientWidth, height: 360,
+      scales: {x: {time: true}, score: {range: [0, 1]}},
+      series: [{}, {label: 'value', stroke: '#0b3d5c', width: 1.5},
+               {label: 'anomaly score', scale: 'score', stroke: '#c0392b', paths: () => null, points: {show: true, size: 5}}],
+      axes: [{}, {}, {scale: 'score', side: 1, grid: {show: false}}],
+      cursor: {drag: {x: true, y: false}, sync: {key: 'vigie'}},
+      hooks: {
+        draw: [shade],
+        setSelect: [u => {
+          if (u.select.width < 5) return;
+          const from = u.posToVal(u.select.left, 'x'), to = u.posToVal(u.select.left + u.select.width, 'x');
+          params.set('from', new Date(from * 1000).toISOString());
+          params.set('to', new Date(to * 1000).toISOString());
+          history.replaceState(null, '', location.pathname + '?' + params.toString());
+          load();
+        }],
+      },
+    }, [d.times, d.values, d.scores], root);
+  }
+  load();
+})();
+"#;
+
+async fn page(
+    State(state): State<ConsoleState>,
+    signed_in: SignedIn,
+    Path(code): Path<String>,
+    Query(query): Query<SeriesQuery>,
+) -> Response {
+    let project = ProjectKey {
+        org_id: signed_in.user.org_id.clone(),
+        code: code.clone(),
+    };
+    match state.store.project_exists(&project).await {
+        Ok(true) => {}
+        Ok(false) => {
+            let page = pages::not_found(&signed_in, "Your organisation has no such ML project.");
+            return (StatusCode::NOT_FOUND, page).into_response();
+        }
+        Err(error) => return internal(&error),
+    }
+    if range(&query).is_none() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "from and to must be dates, from before to",
+        )
+            .into_response();
+    }
+    let title = format!("{} / {}", query.sensor, query.value);
+    pages::page(
+        &title,
+        Some(&signed_in),
+        html! {
+            link rel="stylesheet" href="/assets/uplot.css";
+            script src="/assets/uplot.js" {}
+            p {
+                a href={ "/projects/" (code) } { "Project " (code) } " · "
+                (query.from.as_deref().unwrap_or("")) " to " (query.to.as_deref().unwrap_or(""))
+                " · drag across the chart to zoom; the address keeps the range."
+            }
+            p #truncated.error hidden { "Only the first readings of this range are drawn: narrow it." }
+            div #chart role="img" aria-label={ "Readings and anomaly scores of " (title) } {}
+            script { (PreEscaped(CHART_SCRIPT)) }
+        },
+    )
+    .into_response()
+}
