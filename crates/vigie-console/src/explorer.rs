@@ -1,19 +1,22 @@
-//! The project explorer's heat map: series × time, each cell coloured by the highest
-//! anomaly score of the events that touch it. Built from the anomaly events, not from
+//! The project explorer's heat map: assets and series × time, each cell coloured by the
+//! highest score of the events (asset events, by their health; series events, by their
+//! anomaly score) that touch it. Built from the anomaly events, not from
 //! the readings, so that its cost follows the number of events, whatever the number of
 //! readings behind them.
 
-use vigie_store::StoredAnomaly;
+use vigie_store::{StoredAnomaly, StoredAssetEvent};
 
 /// Columns of the heat map.
 pub const COLUMNS: usize = 48;
 
-/// A series' row: the highest score per column (0 where no event touches it).
+/// A row of the heat map: the highest score per column (0 where no event touches it).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatRow {
-    /// The sensor.
+    /// The asset's name, for an asset's row (its health); `None` for a series.
+    pub asset: Option<String>,
+    /// The sensor (the asset's name for an asset's row).
     pub sensor_id: String,
-    /// The variable.
+    /// The variable (`health` for an asset's row).
     pub value_name: String,
     /// The row's highest score.
     pub max: f64,
@@ -28,7 +31,8 @@ pub struct HeatMap {
     pub from_us: i64,
     /// End of the last column, microseconds.
     pub to_us: i64,
-    /// The series that have events in the range, highest score first.
+    /// The assets, then the series, that have events in the range, each highest score
+    /// first.
     pub rows: Vec<HeatRow>,
 }
 
@@ -38,8 +42,14 @@ impl HeatMap {
         ((self.to_us - self.from_us) / columns.max(1) as i64).max(1)
     }
 
-    /// Bins `events` into `columns` columns over `[from_us, to_us)`.
-    pub fn build(events: &[StoredAnomaly], from_us: i64, to_us: i64, columns: usize) -> Self {
+    /// Bins the events into `columns` columns over `[from_us, to_us)`.
+    pub fn build(
+        assets: &[StoredAssetEvent],
+        events: &[StoredAnomaly],
+        from_us: i64,
+        to_us: i64,
+        columns: usize,
+    ) -> Self {
         let mut map = HeatMap {
             from_us,
             to_us: to_us.max(from_us + 1),
@@ -51,34 +61,56 @@ impl HeatMap {
                 .unwrap_or(0)
                 .min(columns - 1)
         };
-        for anomaly in events {
-            let event = &anomaly.event;
-            if event.end_us < from_us || event.start_us >= map.to_us {
+        let spans = assets
+            .iter()
+            .map(|a| {
+                let e = &a.event;
+                (
+                    Some(&a.asset),
+                    &a.asset,
+                    "health",
+                    e.start_us,
+                    e.end_us,
+                    e.peak_score,
+                )
+            })
+            .chain(events.iter().map(|a| {
+                let e = &a.event;
+                let (sensor, value) = (&a.sensor_id, a.value_name.as_str());
+                (None, sensor, value, e.start_us, e.end_us, e.peak_score)
+            }));
+        for (asset, sensor_id, value_name, start_us, end_us, peak) in spans {
+            if end_us < from_us || start_us >= map.to_us {
                 continue;
             }
             let position = map.rows.iter().position(|row| {
-                row.sensor_id == anomaly.sensor_id && row.value_name == anomaly.value_name
+                row.asset.as_ref() == asset
+                    && row.sensor_id == *sensor_id
+                    && row.value_name == value_name
             });
             let row = match position {
                 Some(index) => &mut map.rows[index],
                 None => {
                     map.rows.push(HeatRow {
-                        sensor_id: anomaly.sensor_id.clone(),
-                        value_name: anomaly.value_name.clone(),
+                        asset: asset.cloned(),
+                        sensor_id: sensor_id.clone(),
+                        value_name: value_name.to_owned(),
                         max: 0.0,
                         cells: vec![0.0; columns],
                     });
                     map.rows.last_mut().expect("just pushed")
                 }
             };
-            for cell in &mut row.cells[column(event.start_us)..=column(event.end_us)] {
-                *cell = cell.max(event.peak_score);
+            for cell in &mut row.cells[column(start_us)..=column(end_us)] {
+                *cell = cell.max(peak);
             }
-            row.max = row.max.max(event.peak_score);
+            row.max = row.max.max(peak);
         }
+        // Assets first, then by highest score (scores are not negative: their bits order
+        // as they do), then by name.
         map.rows.sort_by(|a, b| {
-            b.max
-                .total_cmp(&a.max)
+            (a.asset.is_none(), std::cmp::Reverse(a.max.to_bits()))
+                .cmp(&(b.asset.is_none(), std::cmp::Reverse(b.max.to_bits())))
                 .then_with(|| (&a.sensor_id, &a.value_name).cmp(&(&b.sensor_id, &b.value_name)))
         });
         map
@@ -115,7 +147,19 @@ mod tests {
             event("c", 100, 120, 1.0), // after the range
             event("d", -50, 2, 0.5),   // starts before it
         ];
-        let map = HeatMap::build(&events, 0, 40, 4);
+        let asset = StoredAssetEvent {
+            asset_id: 1,
+            asset: "default".into(),
+            event: vigie_store::AssetEvent {
+                start_us: 20,
+                end_us: 25,
+                peak_us: 20,
+                peak_score: 0.7,
+                contributors: Vec::new(),
+                kind: "out_of_range".into(),
+            },
+        };
+        let map = HeatMap::build(&[asset], &events, 0, 40, 4);
         let rows: Vec<(&str, f64, &[f64])> = map
             .rows
             .iter()
@@ -124,10 +168,16 @@ mod tests {
         assert_eq!(
             rows,
             [
+                ("default", 0.7, &[0.0, 0.0, 0.7, 0.0][..]),
                 ("b", 0.9, &[0.0, 0.9, 0.9, 0.9][..]),
                 ("a", 0.6, &[0.4, 0.0, 0.0, 0.6][..]),
                 ("d", 0.5, &[0.5, 0.0, 0.0, 0.0][..]),
             ]
+        );
+        assert_eq!(
+            map.rows[0].asset.as_deref(),
+            Some("default"),
+            "assets first"
         );
         assert_eq!(map.column_us(4), 10);
     }

@@ -172,9 +172,15 @@ async fn project_explorer(
         Ok(events) => events,
         Err(error) => return internal(&error),
     };
-    let truncated = events.len() > EXPLORER_EVENTS as usize;
+    let mut asset_events = match state.store.list_asset_events(&anomalies).await {
+        Ok(events) => events,
+        Err(error) => return internal(&error),
+    };
+    let truncated =
+        events.len() > EXPLORER_EVENTS as usize || asset_events.len() > EXPLORER_EVENTS as usize;
     events.truncate(EXPLORER_EVENTS as usize);
-    let map = explorer::HeatMap::build(&events, from_us, to_us, explorer::COLUMNS);
+    asset_events.truncate(EXPLORER_EVENTS as usize);
+    let map = explorer::HeatMap::build(&asset_events, &events, from_us, to_us, explorer::COLUMNS);
     let filter = query
         .sensor
         .as_deref()

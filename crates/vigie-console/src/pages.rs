@@ -200,7 +200,8 @@ pub(crate) struct Explorer<'a> {
     pub(crate) code: &'a str,
     pub(crate) series_count: i64,
     pub(crate) map: &'a HeatMap,
-    /// The events listed (filtered to a series and range when a cell was clicked).
+    /// The series events listed (filtered to a series and range when a cell was
+    /// clicked).
     pub(crate) events: &'a [StoredAnomaly],
     /// The series a click filtered on.
     pub(crate) filter: Option<(&'a str, &'a str)>,
@@ -230,16 +231,20 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                     tbody {
                         @for row in &map.rows {
                             tr {
-                                th scope="row" title=(format!("{} / {}", row.sensor_id, row.value_name)) {
-                                    a href=(series_link(view.code, map.from_us, map.to_us, &row.sensor_id, &row.value_name)) {
-                                        (row.sensor_id) @if row.value_name != "none" { " / " (row.value_name) }
+                                @if let Some(asset) = &row.asset {
+                                    th scope="row" title=(format!("Health of asset {asset}")) { "Asset " (asset) }
+                                } @else {
+                                    th scope="row" title=(format!("{} / {}", row.sensor_id, row.value_name)) {
+                                        a href=(series_link(view.code, map.from_us, map.to_us, &row.sensor_id, &row.value_name)) {
+                                            (row.sensor_id) @if row.value_name != "none" { " / " (row.value_name) }
+                                        }
                                     }
                                 }
                                 @for (i, &score) in row.cells.iter().enumerate() {
                                     @let start = map.from_us + i as i64 * width;
                                     @let label = format!("{} / {}, {}: highest score {:.2}", row.sensor_id, row.value_name, date(start), score);
                                     td style={ "background:" (heat_colour(score)) } {
-                                        @if score > 0.0 {
+                                        @if score > 0.0 && row.asset.is_none() {
                                             a href=(explorer_link(view.code, start, start + width, Some((&row.sensor_id, &row.value_name))))
                                                 aria-label=(label) title=(label) {}
                                         }

@@ -301,7 +301,39 @@ async fn a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser(backend: Ba
     assert_eq!(owner.sign_in("ada@example.com", PASSWORD).await.0, 303);
 }
 
+/// The explorer puts an asset's health above its series: the pump of the health test,
+/// whose fault is an asset event.
+async fn the_explorer_shows_an_assets_health_above_its_series(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let token = app.access_token().await;
+    let url = app.data_url(&app.org_id, "pressline");
+    let readings = crate::health::pump_readings(0..140 * 60, &(90 * 60..120 * 60));
+    crate::health::push(&app, &token, &url, &readings, 600).await;
+    let clock = vigie_auth::clock::SystemClock;
+    let password = SecretString::from(PASSWORD);
+    vigie_auth::people::create_user(
+        &*app.store,
+        &clock,
+        &app.org_id,
+        "ada@example.com",
+        "viewer",
+        &password,
+    )
+    .await
+    .unwrap();
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in("ada@example.com", PASSWORD).await.0, 303);
+    let (status, page, _) = browser.get("/projects/pressline").await;
+    assert_eq!(status, 200);
+    let asset = page.find("Asset default").expect("the asset's row");
+    let series = page.find(">flow<").expect("the flow's row");
+    assert!(asset < series, "assets first");
+}
+
 on_both_backends!(
+    the_explorer_shows_an_assets_health_above_its_series,
     a_user_signs_in_sees_their_organisation_and_signs_out,
     a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser,
     admins_manage_applications_and_viewers_cannot

@@ -25,7 +25,10 @@ fn gaussian(n: i64, k: i64) -> f64 {
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }
 
-fn pump_readings(seconds: std::ops::Range<i64>, fault: &std::ops::Range<i64>) -> Vec<Value> {
+pub(crate) fn pump_readings(
+    seconds: std::ops::Range<i64>,
+    fault: &std::ops::Range<i64>,
+) -> Vec<Value> {
     seconds
         .flat_map(|s| {
             let faulty = fault.contains(&s);
@@ -49,7 +52,13 @@ async fn get(app: &TestApp, token: &str, path: &str) -> Value {
 }
 
 /// Pushes `readings` (three per second) `seconds` at a time, as a gateway would.
-async fn push(app: &TestApp, token: &str, url: &str, readings: &[Value], seconds: usize) {
+pub(crate) async fn push(
+    app: &TestApp,
+    token: &str,
+    url: &str,
+    readings: &[Value],
+    seconds: usize,
+) {
     for batch in readings.chunks(3 * seconds) {
         let pushed = app
             .http
