@@ -405,6 +405,118 @@ pub async fn change_password(
     Ok(())
 }
 
+/// How long an invitation link works.
+pub const INVITATION_MS: i64 = 7 * 86_400_000;
+
+/// Invites someone to an organisation with a role: the token of their one-time link
+/// (shown once; the store keeps its hash), valid for 7 days.
+///
+/// # Errors
+/// Invalid address or role; storage errors.
+pub async fn invite(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    org_id: &str,
+    invited_by: &str,
+    email: &str,
+    role: &str,
+) -> Result<SecretString> {
+    let email = normalise_email(email)?;
+    let role = Role::parse(role)?;
+    if store.user_credentials(&email).await?.is_some() {
+        return Err(Error::InvalidInput(format!(
+            "{email} has an account already"
+        )));
+    }
+    let (token, _) = generate_refresh_token();
+    store
+        .create_invitation(&vigie_store::Invitation {
+            id_hash: session_id_hash(&token),
+            org_id: org_id.to_owned(),
+            email,
+            role: role.as_str().to_owned(),
+            invited_by: invited_by.to_owned(),
+            expires_at: clock.now_ms() + INVITATION_MS,
+        })
+        .await?;
+    Ok(SecretString::from(token))
+}
+
+/// The live invitation a link's token names.
+///
+/// # Errors
+/// Storage errors.
+pub async fn invitation(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Option<vigie_store::Invitation>> {
+    Ok(store
+        .invitation(&session_id_hash(token), clock.now_ms())
+        .await?)
+}
+
+/// Accepts an invitation: the invited person's account, with the password they chose;
+/// the link stops working.
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an unacceptable password, or a link used or expired;
+/// storage errors.
+pub async fn accept_invitation(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    token: &str,
+    password: &SecretString,
+) -> Result<User> {
+    validate_password(password)?;
+    let gone = || Error::InvalidInput("this invitation has been used or has expired".into());
+    let invitation = invitation(store, clock, token).await?.ok_or_else(gone)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let hash = hash_password(password);
+    let user = NewUser {
+        id: &id,
+        org_id: &invitation.org_id,
+        email: &invitation.email,
+        password_hash: &hash,
+        role: &invitation.role,
+    };
+    match store
+        .accept_invitation(&invitation.id_hash, user, clock.now_ms())
+        .await
+    {
+        Ok(user) => Ok(user),
+        Err(vigie_store::Error::NotFound { .. }) => Err(gone()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Changes a user's role, or disables or enables them; an admin cannot demote or
+/// disable themselves (an organisation keeps an admin who can undo it).
+///
+/// # Errors
+/// [`Error::InvalidInput`] for an unknown role or a change of oneself; storage errors
+/// ([`vigie_store::Error::NotFound`] for a user of another organisation).
+pub async fn set_role(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    admin: &User,
+    user_id: &str,
+    role: &str,
+    enabled: bool,
+) -> Result<()> {
+    let role = Role::parse(role)?;
+    if user_id == admin.id && (role != Role::Admin || !enabled) {
+        return Err(Error::InvalidInput(
+            "you cannot demote or disable yourself: ask another admin".into(),
+        ));
+    }
+    let disabled_at = (!enabled).then(|| clock.now_ms());
+    store
+        .set_user_role(&admin.org_id, user_id, role.as_str(), disabled_at)
+        .await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

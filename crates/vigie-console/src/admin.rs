@@ -36,7 +36,7 @@ where
 }
 
 /// A signed-in user with the `admin` role.
-pub(crate) struct Admin(SignedIn);
+pub(crate) struct Admin(pub(crate) SignedIn);
 
 impl<S> FromRequestParts<S> for Admin
 where
@@ -273,7 +273,7 @@ fn applications_page(admin: &SignedIn, apps: &[Application], error: Option<&str>
                 }
                 button type="submit" { "Create application" }
             }
-            p { a href="/admin/audit" { "Audit log" } }
+            p { a href="/admin/users" { "Users" } " · " a href="/admin/audit" { "Audit log" } }
         },
     )
 }

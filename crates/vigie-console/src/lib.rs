@@ -16,6 +16,7 @@ pub mod lifecycle;
 pub mod m4;
 mod pages;
 mod session;
+mod users;
 mod viewer;
 
 use std::net::SocketAddr;
@@ -64,6 +65,7 @@ where
         .merge(admin::routes())
         .merge(event_page::routes())
         .merge(viewer::routes())
+        .merge(users::routes())
 }
 
 /// Records what a user did in their organisation's audit log; a failure to record is

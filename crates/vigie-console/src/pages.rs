@@ -20,6 +20,7 @@ button{font:inherit;padding:.45rem 1rem;margin-top:1rem;background:#0b3d5c;color
 header button{margin:0;background:#fff;color:#0b3d5c}
 form.inline{display:inline}form.inline button{display:inline;margin:0 .3rem 0 0;padding:.2rem .6rem}
 select,textarea{font:inherit;padding:.4rem;max-width:100%}
+label.inline{display:inline;font-weight:400;margin:0 .4rem}
 main button{display:block}
 :focus-visible{outline:3px solid #e69f00;outline-offset:2px}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}

@@ -33,7 +33,7 @@ pub use database_url::DatabaseUrl;
 pub use events::{EventHistoryEntry, EventStatus};
 pub use model::*;
 pub use store::SqlStore;
-pub use users::{AuditEntry, NewUser, Session, User, UserCredentials};
+pub use users::{AuditEntry, Invitation, NewUser, Session, User, UserCredentials};
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -292,6 +292,32 @@ pub trait UserStore: Send + Sync {
     ) -> Result<()>;
     /// The latest entries of an organisation's audit log, newest first.
     async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Sets a user's role, and disables (ending their sessions) or enables them.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for a user that is not the organisation's.
+    async fn set_user_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: &str,
+        disabled_at: Option<Millis>,
+    ) -> Result<()>;
+    /// Records an invitation.
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()>;
+    /// The live invitation with this token hash.
+    async fn invitation(&self, id_hash: &str, now: Millis) -> Result<Option<Invitation>>;
+    /// Uses up a live invitation and creates its user, together.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when the invitation is used or expired;
+    /// [`Error::AlreadyExists`] when the address has an account.
+    async fn accept_invitation(
+        &self,
+        id_hash: &str,
+        user: NewUser<'_>,
+        now: Millis,
+    ) -> Result<User>;
 }
 
 /// What people do with anomaly events (see `vigie_console::lifecycle`).

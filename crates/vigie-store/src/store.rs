@@ -358,6 +358,33 @@ impl UserStore for SqlStore {
     async fn list_audit(&self, org_id: &str, limit: u32) -> Result<Vec<AuditEntry>> {
         users::list_audit(&self.pool, org_id, limit).await
     }
+
+    async fn set_user_role(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: &str,
+        disabled_at: Option<Millis>,
+    ) -> Result<()> {
+        users::set_user_role(&self.pool, self.dialect, org_id, user_id, role, disabled_at).await
+    }
+
+    async fn create_invitation(&self, invitation: &Invitation) -> Result<()> {
+        users::create_invitation(&self.pool, invitation).await
+    }
+
+    async fn invitation(&self, id_hash: &str, now: Millis) -> Result<Option<Invitation>> {
+        users::invitation(&self.pool, id_hash, now).await
+    }
+
+    async fn accept_invitation(
+        &self,
+        id_hash: &str,
+        user: NewUser<'_>,
+        now: Millis,
+    ) -> Result<User> {
+        users::accept_invitation(&self.pool, self.dialect, id_hash, user, now).await
+    }
 }
 
 #[async_trait]

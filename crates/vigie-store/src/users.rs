@@ -83,6 +83,23 @@ pub struct AuditEntry {
     pub at: Millis,
 }
 
+/// An invitation to join an organisation.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Invitation {
+    /// SHA-256 of the invitation's token, hex.
+    pub id_hash: String,
+    /// The organisation.
+    pub org_id: String,
+    /// The invited address, lower-cased.
+    pub email: String,
+    /// The role they will have.
+    pub role: String,
+    /// Who invited them.
+    pub invited_by: String,
+    /// Until when the link works.
+    pub expires_at: Millis,
+}
+
 const USER_COLUMNS: &str = "id, org_id, email, role, created_at, disabled_at";
 
 pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) -> Result<User> {
@@ -297,4 +314,124 @@ pub(crate) async fn list_audit(
     .bind(i64::from(limit))
     .fetch_all(pool)
     .await?)
+}
+
+pub(crate) async fn set_user_role(
+    pool: &AnyPool,
+    dialect: Dialect,
+    org_id: &str,
+    user_id: &str,
+    role: &str,
+    disabled_at: Option<Millis>,
+) -> Result<()> {
+    let mut tx = pool.begin_with(dialect.begin()).await?;
+    let changed =
+        sqlx::query("UPDATE users SET role = $1, disabled_at = $2 WHERE id = $3 AND org_id = $4")
+            .bind(role)
+            .bind(disabled_at)
+            .bind(user_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+    if changed.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            kind: "user",
+            id: user_id.to_owned(),
+        });
+    }
+    if disabled_at.is_some() {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub(crate) async fn create_invitation(pool: &AnyPool, invitation: &Invitation) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO invitations (id_hash, org_id, email, role, invited_by, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&invitation.id_hash)
+    .bind(&invitation.org_id)
+    .bind(&invitation.email)
+    .bind(&invitation.role)
+    .bind(&invitation.invited_by)
+    .bind(invitation.expires_at)
+    .execute(pool)
+    .await
+    .map_err(|e| {
+        map_insert_error(
+            e,
+            || "invitation".into(),
+            ("organisation", &invitation.org_id),
+        )
+    })?;
+    Ok(())
+}
+
+pub(crate) async fn invitation(
+    pool: &AnyPool,
+    id_hash: &str,
+    now: Millis,
+) -> Result<Option<Invitation>> {
+    Ok(sqlx::query_as(
+        "SELECT id_hash, org_id, email, role, invited_by, expires_at FROM invitations
+         WHERE id_hash = $1 AND expires_at > $2",
+    )
+    .bind(id_hash)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub(crate) async fn accept_invitation(
+    pool: &AnyPool,
+    dialect: Dialect,
+    id_hash: &str,
+    user: NewUser<'_>,
+    now: Millis,
+) -> Result<User> {
+    let mut tx = pool.begin_with(dialect.begin()).await?;
+    let taken = sqlx::query("DELETE FROM invitations WHERE id_hash = $1 AND expires_at > $2")
+        .bind(id_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    if taken.rows_affected() == 0 {
+        return Err(Error::NotFound {
+            kind: "invitation",
+            id: "(hidden)".into(),
+        });
+    }
+    sqlx::query(
+        "INSERT INTO users (id, org_id, email, password_hash, role, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(user.id)
+    .bind(user.org_id)
+    .bind(user.email)
+    .bind(user.password_hash)
+    .bind(user.role)
+    .bind(now)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| {
+        map_insert_error(
+            e,
+            || format!("user {:?}", user.email),
+            ("organisation", user.org_id),
+        )
+    })?;
+    tx.commit().await?;
+    Ok(User {
+        id: user.id.to_owned(),
+        org_id: user.org_id.to_owned(),
+        email: user.email.to_owned(),
+        role: user.role.to_owned(),
+        created_at: now,
+        disabled_at: None,
+    })
 }

@@ -332,7 +332,140 @@ async fn the_explorer_shows_an_assets_health_above_its_series(backend: Backend) 
     assert!(asset < series, "assets first");
 }
 
+/// Admins invite people (a one-time link), change roles and disable users; never
+/// themselves.
+async fn admins_invite_people_and_manage_their_roles(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let clock = vigie_auth::clock::SystemClock;
+    let password = SecretString::from(PASSWORD);
+    let root = vigie_auth::people::create_user(
+        &*app.store,
+        &clock,
+        &app.org_id,
+        "root@example.com",
+        "admin",
+        &password,
+    )
+    .await
+    .unwrap();
+    let mut admin = Browser::new(&app);
+    assert_eq!(admin.sign_in("root@example.com", PASSWORD).await.0, 303);
+    let (status, page, _) = admin.get("/admin/users").await;
+    assert_eq!(status, 200);
+    let token = Browser::field(&page, "csrf");
+    let form = [
+        ("email", "Bob@Example.com"),
+        ("role", "engineer"),
+        ("csrf", token.as_str()),
+    ];
+    let (status, page, _) = admin
+        .post("/admin/users/invite", &form, Some(&app.url))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let marker = r#"id="link" readonly value=""#;
+    let link = page[page.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = link.trim_start_matches(&app.url).to_owned();
+    assert!(path.starts_with("/invite/"), "{link}");
+
+    // The invited person chooses a password (12 characters at least), once.
+    let mut bob = Browser::new(&app);
+    let (status, page, _) = bob.get(&path).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("bob@example.com"));
+    let csrf = Browser::field(&page, "csrf");
+    let (status, _, _) = bob
+        .post(
+            &path,
+            &[("password", "short"), ("csrf", &csrf)],
+            Some(&app.url),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, page, _) = bob.get(&path).await;
+    let csrf = Browser::field(&page, "csrf");
+    let bobs = "bob's own long passphrase";
+    let (status, _, location) = bob
+        .post(
+            &path,
+            &[("password", bobs), ("csrf", &csrf)],
+            Some(&app.url),
+        )
+        .await;
+    assert_eq!((status, location.as_deref()), (303, Some("/login")));
+    assert_eq!(bob.get(&path).await.0, 404, "the link works once");
+    assert_eq!(bob.sign_in("bob@example.com", bobs).await.0, 303);
+    let (_, home, _) = bob.get("/").await;
+    assert!(home.contains("bob@example.com (engineer)"), "{home}");
+    assert_eq!(bob.get("/admin/users").await.0, 403);
+
+    // Bob's role changes, then he is disabled: his session ends and he cannot sign in.
+    let bob_id = app
+        .store
+        .list_users(&app.org_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.email == "bob@example.com")
+        .unwrap()
+        .id;
+    let change = format!("/admin/users/{bob_id}");
+    let form = [
+        ("role", "viewer"),
+        ("enabled", "true"),
+        ("csrf", token.as_str()),
+    ];
+    assert_eq!(admin.post(&change, &form, Some(&app.url)).await.0, 303);
+    let (_, home, _) = bob.get("/").await;
+    assert!(home.contains("(viewer)"), "{home}");
+    let form = [("role", "viewer"), ("csrf", token.as_str())];
+    assert_eq!(admin.post(&change, &form, Some(&app.url)).await.0, 303);
+    assert_eq!(
+        bob.get("/").await.0,
+        303,
+        "the disabled user's session ended"
+    );
+    assert_eq!(bob.sign_in("bob@example.com", bobs).await.0, 401);
+
+    // Never oneself; never another organisation's user.
+    let own = format!("/admin/users/{}", root.id);
+    let form = [
+        ("role", "viewer"),
+        ("enabled", "true"),
+        ("csrf", token.as_str()),
+    ];
+    let (status, page, _) = admin.post(&own, &form, Some(&app.url)).await;
+    assert_eq!(status, 422);
+    assert!(page.contains("cannot demote or disable yourself"));
+    let other = vigie_auth::provision::create_organisation(&*app.store, &clock, "globex")
+        .await
+        .unwrap();
+    let stranger = vigie_auth::people::create_user(
+        &*app.store,
+        &clock,
+        &other.id,
+        "eve@example.com",
+        "admin",
+        &password,
+    )
+    .await
+    .unwrap();
+    let theirs = format!("/admin/users/{}", stranger.id);
+    assert_eq!(admin.post(&theirs, &form, Some(&app.url)).await.0, 404);
+
+    let (_, log, _) = admin.get("/admin/audit").await;
+    for action in ["user.invite", "user.join", "user.set_role", "user.disable"] {
+        assert!(log.contains(action), "{action}: {log}");
+    }
+}
+
 on_both_backends!(
+    admins_invite_people_and_manage_their_roles,
     the_explorer_shows_an_assets_health_above_its_series,
     a_user_signs_in_sees_their_organisation_and_signs_out,
     a_flood_of_sign_ins_is_throttled_but_not_the_owners_browser,
