@@ -17,7 +17,7 @@ use vigie_proto::time::Timestamp;
 use vigie_store::Application;
 
 use crate::session::SignedIn;
-use crate::{ConsoleState, csrf, internal, pages, record_audit};
+use crate::{ConsoleState, CsrfForm, csrf, internal, pages, record_audit};
 
 /// Audit entries shown.
 const AUDIT_SHOWN: u32 = 200;
@@ -130,13 +130,6 @@ async fn create(
         }
         Err(error) => internal(&error),
     }
-}
-
-/// A form that carries only the synchronizer token.
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 /// The application `id` if it is one of the admin's organisation, else a 404 page.

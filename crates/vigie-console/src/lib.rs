@@ -267,9 +267,9 @@ async fn login(
 
 /// A form that carries only the synchronizer token.
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(crate) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(crate) csrf: String,
 }
 
 async fn logout(

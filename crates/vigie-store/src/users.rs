@@ -3,7 +3,7 @@
 //! never holds a usable session id.
 
 use serde::Serialize;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool};
 
 use crate::dialect::Dialect;
 use crate::ingest::map_insert_error;
@@ -102,7 +102,8 @@ pub struct Invitation {
 
 const USER_COLUMNS: &str = "id, org_id, email, role, created_at, disabled_at";
 
-pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) -> Result<User> {
+/// Inserts a user; the new user as stored.
+async fn insert_user(conn: &mut AnyConnection, user: &NewUser<'_>, now: Millis) -> Result<User> {
     sqlx::query(
         "INSERT INTO users (id, org_id, email, password_hash, role, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -113,7 +114,7 @@ pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) 
     .bind(user.password_hash)
     .bind(user.role)
     .bind(now)
-    .execute(pool)
+    .execute(conn)
     .await
     .map_err(|e| {
         map_insert_error(
@@ -130,6 +131,11 @@ pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) 
         created_at: now,
         disabled_at: None,
     })
+}
+
+pub(crate) async fn create_user(pool: &AnyPool, user: NewUser<'_>, now: Millis) -> Result<User> {
+    let mut conn = pool.acquire().await?;
+    insert_user(&mut conn, &user, now).await
 }
 
 pub(crate) async fn user_credentials(
@@ -406,32 +412,7 @@ pub(crate) async fn accept_invitation(
             id: "(hidden)".into(),
         });
     }
-    sqlx::query(
-        "INSERT INTO users (id, org_id, email, password_hash, role, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(user.id)
-    .bind(user.org_id)
-    .bind(user.email)
-    .bind(user.password_hash)
-    .bind(user.role)
-    .bind(now)
-    .execute(&mut *tx)
-    .await
-    .map_err(|e| {
-        map_insert_error(
-            e,
-            || format!("user {:?}", user.email),
-            ("organisation", user.org_id),
-        )
-    })?;
+    let user = insert_user(&mut tx, &user, now).await?;
     tx.commit().await?;
-    Ok(User {
-        id: user.id.to_owned(),
-        org_id: user.org_id.to_owned(),
-        email: user.email.to_owned(),
-        role: user.role.to_owned(),
-        created_at: now,
-        disabled_at: None,
-    })
+    Ok(user)
 }

@@ -1150,4 +1150,64 @@ async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
     );
     assert_eq!(store.list_audit(org_id, 1).await.unwrap().len(), 1);
     assert!(store.list_audit("other-org", 10).await.unwrap().is_empty());
+
+    // Invitations: found while live, used once, creating their user.
+    let invitation = Invitation {
+        id_hash: "i1".into(),
+        org_id: org_id.to_owned(),
+        email: "bob@example.com".into(),
+        role: "engineer".into(),
+        invited_by: "ada@example.com".into(),
+        expires_at: 1_000,
+    };
+    store.create_invitation(&invitation).await.unwrap();
+    assert_eq!(
+        store.invitation("i1", 900).await.unwrap(),
+        Some(invitation.clone())
+    );
+    assert_eq!(
+        store.invitation("i1", 1_000).await.unwrap(),
+        None,
+        "expired"
+    );
+    let bob = new_user("u-2", "bob@example.com", org_id);
+    assert!(matches!(
+        store.accept_invitation("i1", bob.clone(), 1_000).await,
+        Err(Error::NotFound { .. })
+    ));
+    let joined = store
+        .accept_invitation("i1", bob.clone(), 900)
+        .await
+        .unwrap();
+    assert_eq!(
+        (joined.email.as_str(), joined.role.as_str()),
+        ("bob@example.com", "admin")
+    );
+    assert!(matches!(
+        store.accept_invitation("i1", bob, 900).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    // Roles and disabling, within the organisation only; disabling ends sessions.
+    store
+        .create_session("u-2", &session("s3", 900))
+        .await
+        .unwrap();
+    store
+        .set_user_role(org_id, "u-2", "viewer", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.session("s3", 950).await.unwrap().unwrap().1.role,
+        "viewer"
+    );
+    store
+        .set_user_role(org_id, "u-2", "viewer", Some(960))
+        .await
+        .unwrap();
+    assert!(store.session("s3", 970).await.unwrap().is_none());
+    assert!(matches!(
+        store.set_user_role("other-org", "u-2", "admin", None).await,
+        Err(Error::NotFound { .. })
+    ));
 }
