@@ -292,16 +292,14 @@ impl AuthService {
         {
             return Err(Error::RateLimited { retry_after });
         }
-        match self.reload_if_changed().await {
-            Ok(true) => {
-                if let Some(client) = self.check_credentials(credentials) {
-                    return Ok(client);
-                }
-            }
-            Ok(false) => {}
-            Err(error) => {
-                tracing::warn!(%error, "could not check the store for changed applications")
-            }
+        // Checked again whether or not this call reloaded: the poller may have loaded
+        // the change between the first check and this one (then there is nothing left
+        // to reload, but the snapshot is new).
+        if let Err(error) = self.reload_if_changed().await {
+            tracing::warn!(%error, "could not check the store for changed applications");
+        }
+        if let Some(client) = self.check_credentials(credentials) {
+            return Ok(client);
         }
         Err(oauth(OAuthErrorCode::InvalidClient, CLIENT_AUTH_FAILED))
     }
