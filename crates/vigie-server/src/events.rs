@@ -15,19 +15,13 @@ use vigie_proto::time::Timestamp;
 
 use crate::AppState;
 use crate::extract::{Path, ProjectAccess, ProjectEvents};
-use crate::problem::{ApiError, ProjectProblems};
+use crate::problem::{ApiError, ProjectProblems, json_body};
 
 /// Event lifecycle routes.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(event_get))
         .routes(routes!(event_action_post))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 fn wire(id: &str, record: Record) -> EventRecord {
@@ -79,7 +73,7 @@ async fn event_get(
     Path(path): Path<(String, String, String)>,
 ) -> Result<Json<EventRecord>, ApiError> {
     let id = path.2;
-    let record = lifecycle::record(&*state.store, &project, &id, now_ms())
+    let record = lifecycle::record(&*state.store, &project, &id, state.clock.now_ms())
         .await
         .map_err(api_error)?;
     Ok(Json(wire(&id, record)))
@@ -104,12 +98,17 @@ async fn event_action_post(
     Path(path): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Json<EventRecord>, ApiError> {
-    let action: EventAction = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::BadRequest(format!("the body is not an event action: {error}"))
-    })?;
+    let action: EventAction = json_body(&body, "an event action")?;
     let id = path.2;
-    let record = lifecycle::act(&*state.store, &project, &id, &client_id, action, now_ms())
-        .await
-        .map_err(api_error)?;
+    let record = lifecycle::act(
+        &*state.store,
+        &project,
+        &id,
+        &client_id,
+        action,
+        state.clock.now_ms(),
+    )
+    .await
+    .map_err(api_error)?;
     Ok(Json(wire(&id, record)))
 }

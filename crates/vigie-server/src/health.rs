@@ -18,7 +18,7 @@ use vigie_store::{AnomalyQuery, HealthQuery};
 use crate::AppState;
 use crate::anomalies::event_id;
 use crate::extract::{Path, ProjectAccess, ProjectAdmin, Query};
-use crate::problem::{ApiError, ProjectProblems, QueryProblem};
+use crate::problem::{ApiError, ProjectProblems, QueryProblem, json_body};
 use crate::query::{AssetEventParams, Cursor, HealthParams};
 
 /// Health routes.
@@ -153,7 +153,7 @@ async fn assets_get(
     State(state): State<AppState>,
     ProjectAccess(project): ProjectAccess,
 ) -> Result<Json<Vec<AssetInfo>>, ApiError> {
-    let now = Timestamp::from_micros(micros_now()).as_millis();
+    let now = state.clock.now_ms();
     let layouts = state.store.asset_layouts(&project, now).await?;
     Ok(Json(
         layouts
@@ -194,8 +194,7 @@ async fn asset_put(
     Path(path): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<AssetInfo>), ApiError> {
-    let request: AssetRequest = serde_json::from_slice(&body)
-        .map_err(|error| ApiError::BadRequest(format!("the body is not an asset: {error}")))?;
+    let request: AssetRequest = json_body(&body, "an asset")?;
     let asset = NewAsset {
         name: path.2,
         series: request
@@ -205,7 +204,7 @@ async fn asset_put(
             .collect(),
         sampling_seconds: request.sampling_seconds,
     };
-    let now = Timestamp::from_micros(micros_now()).as_millis();
+    let now = state.clock.now_ms();
     asset
         .create(
             &*state.store,
@@ -234,12 +233,6 @@ async fn asset_put(
     ))
 }
 
-fn micros_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
 /// "This is the new normal": the asset's model learns normal operation again from the
 /// given date (now when absent). Needs a token with scope `admin`.
 #[utoipa::path(post, path = "/v0/organisations/{org_id}/assets/{project}/{asset}/relearn", tag = "health",
@@ -262,15 +255,13 @@ async fn relearn_post(
     let request: RelearnRequest = if body.is_empty() {
         RelearnRequest::default()
     } else {
-        serde_json::from_slice(&body).map_err(|error| {
-            ApiError::BadRequest(format!("the body is not a relearn request: {error}"))
-        })?
+        json_body(&body, "a relearn request")?
     };
     let from_us = match request.from {
         Some(date) => Timestamp::parse(&date)
             .map_err(|error| ApiError::BadRequest(format!("from {error}")))?
             .as_micros(),
-        None => micros_now(),
+        None => Timestamp::from_millis(state.clock.now_ms()).as_micros(),
     };
     state
         .store

@@ -53,6 +53,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// The web console.
     pub console: vigie_console::ConsoleState,
+    /// The clock (injected: tests move it).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl axum::extract::FromRef<AppState> for vigie_console::ConsoleState {
@@ -86,7 +88,7 @@ impl AppState {
             )),
             secure_cookies: auth_config.issuer.starts_with("https://"),
         };
-        let auth = Arc::new(AuthService::start(store.clone(), clock, auth_config).await?);
+        let auth = Arc::new(AuthService::start(store.clone(), clock.clone(), auth_config).await?);
         Ok(Self {
             auth,
             metrics: Arc::new(Metrics::default()),
@@ -98,6 +100,7 @@ impl AppState {
             projects: Arc::default(),
             body_read_timeout: config.timeouts.body_read,
             console,
+            clock,
         })
     }
 }

@@ -200,6 +200,15 @@ impl ApiError {
     }
 }
 
+/// A JSON request body of type `T`, or a 400 saying that the body is not `what`.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("the body is not {what}: {error}")))
+}
+
 impl From<vigie_store::Error> for ApiError {
     fn from(error: vigie_store::Error) -> Self {
         Self::internal(&error)
