@@ -118,7 +118,7 @@ pub(crate) struct AssetState {
     /// The model, once the interval is decided.
     model: Option<AssetModel>,
     /// The event still growing.
-    open_event: Option<StoredEvent>,
+    open_event: Option<AssetEvent>,
     /// Rows scored since the last checkpoint.
     unsaved_rows: u64,
     /// The last "new normal" carried out (the time it was asked from).
@@ -130,30 +130,6 @@ pub(crate) struct AssetState {
     /// How many series `index` holds.
     #[serde(skip)]
     indexed: usize,
-}
-
-/// An asset event as the state keeps it (serialisable).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct StoredEvent {
-    start_us: i64,
-    end_us: i64,
-    peak_us: i64,
-    peak_score: f64,
-    contributors: Vec<Contribution>,
-    kind: String,
-}
-
-impl StoredEvent {
-    fn to_event(&self) -> AssetEvent {
-        AssetEvent {
-            start_us: self.start_us,
-            end_us: self.end_us,
-            peak_us: self.peak_us,
-            peak_score: self.peak_score,
-            contributors: self.contributors.clone(),
-            kind: self.kind.clone(),
-        }
-    }
 }
 
 /// What one batch did to an asset, before it is stored.
@@ -368,7 +344,7 @@ impl AssetState {
                 outcome.relearned = true;
                 self.relearned_from_us = Some(from);
                 if let Some(open) = self.open_event.take() {
-                    outcome.events.insert(open.start_us, open.to_event());
+                    outcome.events.insert(open.start_us, open);
                 }
             }
             let score = model.score(&config.asset, &row);
@@ -430,7 +406,7 @@ impl AssetState {
                         }
                         open
                     }
-                    None => StoredEvent {
+                    None => AssetEvent {
                         start_us: row_us,
                         end_us: row_us,
                         peak_us: row_us,
@@ -439,7 +415,7 @@ impl AssetState {
                         kind: kind.to_owned(),
                     },
                 };
-                outcome.events.insert(event.start_us, event.to_event());
+                outcome.events.insert(event.start_us, event.clone());
                 Some(event)
             } else {
                 None

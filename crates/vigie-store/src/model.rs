@@ -381,7 +381,7 @@ pub struct HealthRow {
 }
 
 /// A run of abnormal rows of an asset.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, Serialize)]
 pub struct AssetEvent {
     /// Time of the first abnormal row, microseconds.
     pub start_us: i64,
