@@ -4,7 +4,7 @@
 
 use axum::extract::{FromRef, FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -17,7 +17,7 @@ use vigie_proto::time::Timestamp;
 use vigie_store::Application;
 
 use crate::session::SignedIn;
-use crate::{ConsoleState, CsrfForm, csrf, internal, pages, record_audit};
+use crate::{ConsoleState, CsrfForm, csrf, internal, pages, record_audit, site_url};
 
 /// Audit entries shown.
 const AUDIT_SHOWN: u32 = 200;
@@ -107,7 +107,7 @@ async fn create(
     .await;
     match created {
         Ok((app, secret)) => {
-            record_audit(&state, &admin, "application.create", &app.id).await;
+            record_audit(&state, &admin.user, "application.create", &app.id).await;
             secret_page(
                 &admin,
                 &headers,
@@ -162,7 +162,7 @@ async fn rotate(
     let grace = DEFAULT_SECRET_ROTATION_GRACE_SECONDS;
     match provision::rotate_secret(&*state.store, &*state.clock, &app.id, grace).await {
         Ok(secret) => {
-            record_audit(&state, &admin, "application.rotate_secret", &app.id).await;
+            record_audit(&state, &admin.user, "application.rotate_secret", &app.id).await;
             let title = "Secret rotated: the previous one keeps working for 24 hours";
             secret_page(&admin, &headers, &state, &app.id, &secret, title).into_response()
         }
@@ -187,7 +187,7 @@ async fn disable(
     let now = state.clock.now_ms();
     match state.store.disable_application(&app.id, now).await {
         Ok(()) => {
-            record_audit(&state, &admin, "application.disable", &app.id).await;
+            record_audit(&state, &admin.user, "application.disable", &app.id).await;
             Redirect::to("/admin/applications").into_response()
         }
         Err(error) => internal(&error),
@@ -280,18 +280,10 @@ fn secret_page(
     secret: &SecretString,
     title: &str,
 ) -> Markup {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("HOST");
-    let scheme = if state.secure_cookies {
-        "https"
-    } else {
-        "http"
-    };
+    let site = site_url(headers, state);
     let secret = secret.expose_secret();
     let curl = format!(
-        "curl -X POST '{scheme}://{host}/v0/oauth2token' -u'{app_id}:{secret}' -d grant_type=client_credentials"
+        "curl -X POST '{site}/v0/oauth2token' -u'{app_id}:{secret}' -d grant_type=client_credentials"
     );
     pages::page(
         title,

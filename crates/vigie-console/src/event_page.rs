@@ -127,7 +127,13 @@ async fn act(
     let email = signed_in.user.email.clone();
     match lifecycle::act(&*state.store, &project, &id, &email, action, now).await {
         Ok(_) => {
-            record_audit(&state, &signed_in, &format!("event.{}", form.action), &id).await;
+            record_audit(
+                &state,
+                &signed_in.user,
+                &format!("event.{}", form.action),
+                &id,
+            )
+            .await;
             Redirect::to(&format!("/projects/{code}/events/{id}")).into_response()
         }
         Err(error) => failure(&signed_in, error),

@@ -32,7 +32,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use vigie_auth::clock::Clock;
 use vigie_auth::people::{self, SignIn, SignInOutcome, SignInThrottle};
-use vigie_store::Store;
+use vigie_store::{Store, User};
 
 use crate::session::{DEVICE_COOKIE, LOGIN_CSRF_COOKIE, SignedIn};
 
@@ -70,8 +70,7 @@ where
 
 /// Records what a user did in their organisation's audit log; a failure to record is
 /// logged, the action stands.
-pub(crate) async fn record_audit(state: &ConsoleState, who: &SignedIn, action: &str, target: &str) {
-    let user = &who.user;
+pub(crate) async fn record_audit(state: &ConsoleState, user: &User, action: &str, target: &str) {
     let now = state.clock.now_ms();
     if let Err(error) = state
         .store
@@ -80,6 +79,21 @@ pub(crate) async fn record_audit(state: &ConsoleState, who: &SignedIn, action: &
     {
         tracing::error!(%error, action, "an audit entry could not be written");
     }
+}
+
+/// This site's address as the browser reached it (`https` when cookies are secure),
+/// for links and commands shown to users.
+pub(crate) fn site_url(headers: &HeaderMap, state: &ConsoleState) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("HOST");
+    let scheme = if state.secure_cookies {
+        "https"
+    } else {
+        "http"
+    };
+    format!("{scheme}://{host}")
 }
 
 /// A page, or a failure logged and shown without its cause.

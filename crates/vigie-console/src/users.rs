@@ -4,7 +4,7 @@
 //! chooses their password. Every change is audited.
 
 use axum::extract::{FromRef, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -18,7 +18,7 @@ use vigie_store::User;
 
 use crate::admin::Admin;
 use crate::session::{self, LOGIN_CSRF_COOKIE, SignedIn};
-use crate::{ConsoleState, csrf, internal, pages, record_audit};
+use crate::{ConsoleState, csrf, internal, pages, record_audit, site_url};
 
 const ROLES: [&str; 3] = ["viewer", "engineer", "admin"];
 
@@ -122,21 +122,16 @@ async fn invite(
         Ok(token) => {
             record_audit(
                 &state,
-                &admin,
+                &admin.user,
                 "user.invite",
                 &form.email.trim().to_lowercase(),
             )
             .await;
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("HOST");
-            let scheme = if state.secure_cookies {
-                "https"
-            } else {
-                "http"
-            };
-            let link = format!("{scheme}://{host}/invite/{}", token.expose_secret());
+            let link = format!(
+                "{}/invite/{}",
+                site_url(&headers, &state),
+                token.expose_secret()
+            );
             pages::page(
                 "Invitation created",
                 Some(&admin),
@@ -203,7 +198,7 @@ async fn change(
             } else {
                 "user.disable"
             };
-            record_audit(&state, &admin, action, &id).await;
+            record_audit(&state, &admin.user, action, &id).await;
             Redirect::to("/admin/users").into_response()
         }
         Err(vigie_auth::Error::InvalidInput(reason)) => refused(&state, &admin, &reason).await,
@@ -281,14 +276,7 @@ async fn accept(
     let password = SecretString::from(form.password);
     match people::accept_invitation(&*state.store, &*state.clock, &token, &password).await {
         Ok(user) => {
-            let now = state.clock.now_ms();
-            if let Err(error) = state
-                .store
-                .record_audit(&user.org_id, &user.email, "user.join", &user.email, now)
-                .await
-            {
-                tracing::error!(%error, "an audit entry could not be written");
-            }
+            record_audit(&state, &user, "user.join", &user.email).await;
             Redirect::to("/login").into_response()
         }
         Err(vigie_auth::Error::InvalidInput(reason)) => {
