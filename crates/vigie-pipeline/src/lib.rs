@@ -96,6 +96,9 @@ pub struct DetectionConfig {
     pub asset_max_sensors: usize,
 }
 
+/// A reading's score and the range it was expected in.
+type Scored = (f64, Option<(f64, f64)>);
+
 impl Default for DetectionConfig {
     fn default() -> Self {
         Self {
@@ -281,7 +284,11 @@ impl Pipeline {
             readings: readings
                 .into_iter()
                 .zip(scores)
-                .map(|(reading, score)| ScoredReading { reading, score })
+                .map(|(reading, scored)| ScoredReading {
+                    reading,
+                    score: scored.map(|(score, _)| score),
+                    expected: scored.and_then(|(_, expected)| expected),
+                })
                 .collect(),
             detection,
             assets,
@@ -306,14 +313,14 @@ impl Pipeline {
     }
 
     /// Scores the new readings of each series with its (locked, loaded) detector: the
-    /// readings' scores, and per series what to store with them.
+    /// readings' scores and expected ranges, and per series what to store with them.
     fn score(
         &self,
         readings: &[ValidReading],
         series: BTreeMap<(&str, &str), BTreeMap<i64, usize>>,
         guards: &mut [SlotGuard],
-    ) -> Result<(Vec<Option<f64>>, Vec<SeriesDetection>)> {
-        let mut scores: Vec<Option<f64>> = vec![None; readings.len()];
+    ) -> Result<(Vec<Option<Scored>>, Vec<SeriesDetection>)> {
+        let mut scores: Vec<Option<Scored>> = vec![None; readings.len()];
         let mut detection = Vec::with_capacity(series.len());
         for (((sensor_id, value_name), times), guard) in series.into_iter().zip(guards) {
             let slot = guard.as_mut().expect("loaded before scoring");
@@ -324,8 +331,9 @@ impl Pipeline {
             );
             let mut scored = 0_u64;
             for (&time_us, &index) in fresh {
-                let (score, closed) = slot.score(time_us, readings[index].value, &self.config);
-                scores[index] = Some(score);
+                let (score, expected, closed) =
+                    slot.score(time_us, readings[index].value, &self.config);
+                scores[index] = Some((score, expected));
                 scored += 1;
                 slot.scored_until_us = Some(time_us);
                 if let Some(event) = closed {

@@ -61,20 +61,21 @@ impl Slot {
         entry + key + slot + model + 2 * ALLOCATION_OVERHEAD_BYTES
     }
 
-    /// Scores a reading and learns from it: its score, and the event it closed when the
-    /// reading changed that event's explanation (a spike followed by a reading still
-    /// beyond its range was a level shift), which must then be stored again.
+    /// Scores a reading and learns from it: its score, the range it was expected in
+    /// (none while the series learns), and the event it closed when the reading
+    /// changed that event's explanation (a spike followed by a reading still beyond its
+    /// range was a level shift), which must then be stored again.
     pub(crate) fn score(
         &mut self,
         time_us: i64,
         value: f64,
         config: &DetectionConfig,
-    ) -> (f64, Option<AnomalyEvent>) {
+    ) -> (f64, Option<(f64, f64)>, Option<AnomalyEvent>) {
         let time_ms = Timestamp::from_micros(time_us).as_millis();
         if let Model::Learning(points) = &mut self.model {
             if points.len() < config.detector.warmup as usize {
                 points.push((time_ms, value));
-                return (0.0, None);
+                return (0.0, None, None);
             }
             let mut state = Box::new(SeriesState::new(config));
             for &(time_ms, value) in points.iter() {
@@ -86,7 +87,7 @@ impl Slot {
             Model::Ready(state) => {
                 let score = state.detector.score(&config.detector, time_ms, value);
                 let closed = state.follow_events(time_us, value, score, config.threshold);
-                (score, closed)
+                (score, state.detector.expected_range(), closed)
             }
             Model::Learning(_) => unreachable!("built just above"),
         }

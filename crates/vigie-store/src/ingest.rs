@@ -13,7 +13,8 @@ use crate::{
     ScoredReading, SeriesDetection,
 };
 
-/// Rows per multi-row statement: within both databases' parameter limits (6 per row).
+/// Rows per multi-row statement: within both databases' parameter limits (at most 13
+/// per row).
 pub(crate) const CHUNK: usize = 1000;
 
 /// Series with at least this many rows in a request get chunks of their own (written
@@ -27,15 +28,16 @@ const SERIES_CACHE: usize = 20_000;
 pub(crate) type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
 /// One reading to write: its series (index into the job's series), time, value,
-/// precision, labels (index into the job's label sets) and score.
+/// precision, labels (index into the job's label sets), score and expected range.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct WriteRow {
-    series: usize,
-    time: i64,
-    value: f64,
-    precision: Option<f64>,
-    labels: Option<usize>,
-    score: Option<f64>,
+pub(crate) struct WriteRow {
+    pub(crate) series: usize,
+    pub(crate) time: i64,
+    pub(crate) value: f64,
+    pub(crate) precision: Option<f64>,
+    pub(crate) labels: Option<usize>,
+    pub(crate) score: Option<f64>,
+    pub(crate) expected: Option<(f64, f64)>,
 }
 
 /// Readings of one request, grouped by series, sorted by time, one row per key, with
@@ -102,7 +104,12 @@ impl IngestJob {
                     next
                 })
         };
-        for ScoredReading { reading, score } in batch.readings {
+        for ScoredReading {
+            reading,
+            score,
+            expected,
+        } in batch.readings
+        {
             let at = series_of(reading.sensor_id, reading.value_name);
             let labels = (!reading.labels.is_empty()).then(|| {
                 let next = label_sets.len();
@@ -120,6 +127,7 @@ impl IngestJob {
                 precision: reading.precision.map(f64::from),
                 labels,
                 score,
+                expected,
             });
         }
         let detection = batch
@@ -233,9 +241,10 @@ impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
 fn insert_sql(dialect: Dialect, rows: usize, returning: bool) -> String {
     format!(
-        "INSERT INTO readings (series_id, time_us, value, precision, labels, score) VALUES {} \
+        "INSERT INTO readings (series_id, time_us, value, precision, labels, score, expected_low, \
+           expected_high) VALUES {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        dialect.values(rows, 6),
+        dialect.values(rows, 8),
         if returning {
             " RETURNING series_id"
         } else {
@@ -422,7 +431,8 @@ async fn series_ids(
         .collect()
 }
 
-/// Binds each row's series id, time, value, precision, labels and, for inserts, score.
+/// Binds each row's series id, time, value, precision, labels and, for inserts, score
+/// and expected range.
 fn bind_rows<'q>(
     sql: &'q str,
     ids: &[i64],
@@ -440,7 +450,10 @@ fn bind_rows<'q>(
             .bind(NullableDouble(row.precision))
             .bind(labels);
         if with_score {
-            query = query.bind(NullableDouble(row.score));
+            query = query
+                .bind(NullableDouble(row.score))
+                .bind(NullableDouble(row.expected.map(|(low, _)| low)))
+                .bind(NullableDouble(row.expected.map(|(_, high)| high)));
         }
     }
     query
@@ -583,6 +596,7 @@ pub(crate) async fn write(
         }
         query.execute(&mut *conn).await?;
     }
+    crate::rollups::write(conn, dialect, &ids, &job.rows).await?;
     crate::assets::write(conn, dialect, &job.assets).await?;
     Ok(summary)
 }
@@ -603,6 +617,7 @@ mod tests {
                     precision: None,
                     labels: None,
                     score: None,
+                    expected: None,
                 })
             })
             .collect()

@@ -21,6 +21,7 @@ mod ingest;
 mod keys;
 mod model;
 mod queries;
+mod rollups;
 mod store;
 pub mod testing;
 mod tokens;
@@ -32,6 +33,7 @@ use async_trait::async_trait;
 pub use database_url::DatabaseUrl;
 pub use events::{EventHistoryEntry, EventStatus};
 pub use model::*;
+pub use rollups::{ChartReading, HOUR_S, ROLLUP_WIDTHS_S, Rollup, SeriesRef, bucket_start};
 pub use store::SqlStore;
 pub use users::{AuditEntry, Invitation, NewUser, Session, User, UserCredentials};
 
@@ -203,6 +205,24 @@ pub trait ReadingStore: Send + Sync {
     async fn list_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesSummary>>;
     /// How many series a project has and when its readings start and end.
     async fn project_span(&self, project: &ProjectKey) -> Result<ProjectSpan>;
+    /// A series' rollups of `width_s` seconds (one of [`ROLLUP_WIDTHS_S`]) whose buckets
+    /// start in `[from_us, to_us)`, oldest first.
+    async fn series_rollups(
+        &self,
+        series: SeriesRef<'_>,
+        width_s: i64,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<Rollup>>;
+    /// A series' readings in `[from_us, to_us)` as a chart draws them, oldest first, at
+    /// most `limit`.
+    async fn chart_readings(
+        &self,
+        series: SeriesRef<'_>,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> Result<Vec<ChartReading>>;
 }
 
 /// Assets: series of a project scored together by a health model.

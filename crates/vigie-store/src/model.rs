@@ -310,6 +310,9 @@ pub struct ScoredReading {
     pub reading: vigie_proto::readings::ValidReading,
     /// Its anomaly score in [0, 1]; `None` when it was not scored (late, or detection off).
     pub score: Option<f64>,
+    /// The range the detector expected it in, `(low, high)`, when it had one: the
+    /// series viewer's band of expected values.
+    pub expected: Option<(f64, f64)>,
 }
 
 /// A run of consecutive anomalous readings of one series.
@@ -449,6 +452,7 @@ impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
                 .map(|reading| ScoredReading {
                     reading,
                     score: None,
+                    expected: None,
                 })
                 .collect(),
             detection: Vec::new(),

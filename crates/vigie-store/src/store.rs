@@ -14,7 +14,7 @@ use crate::dialect::Dialect;
 use crate::ingest::IngestJob;
 use crate::writer::Writer;
 use crate::*;
-use crate::{assets, events, users};
+use crate::{assets, events, rollups, users};
 
 /// The store on either database; cheap to clone.
 #[derive(Clone)]
@@ -230,6 +230,26 @@ impl ReadingStore for SqlStore {
 
     async fn project_span(&self, project: &ProjectKey) -> Result<ProjectSpan> {
         queries::project_span(&self.pool, project).await
+    }
+
+    async fn series_rollups(
+        &self,
+        series: SeriesRef<'_>,
+        width_s: i64,
+        from_us: i64,
+        to_us: i64,
+    ) -> Result<Vec<Rollup>> {
+        rollups::read(&self.pool, series, width_s, from_us, to_us).await
+    }
+
+    async fn chart_readings(
+        &self,
+        series: SeriesRef<'_>,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> Result<Vec<ChartReading>> {
+        rollups::chart_readings(&self.pool, series, from_us, to_us, limit).await
     }
 }
 

@@ -56,6 +56,7 @@ conformance!(
     concurrent_ingestion_of_overlapping_batches,
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
     users_are_unique_by_email_and_sessions_end,
+    rollups_summarise_readings_and_merge_across_requests,
 );
 
 struct Fixture {
@@ -839,6 +840,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
     let scored = |time_us: i64, value: f64, score: Option<f64>| ScoredReading {
         reading: reading("s", "x", time_us, value),
         score,
+        expected: None,
     };
     let event = AnomalyEvent {
         start_us: 2,
@@ -1210,4 +1212,123 @@ async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
         store.set_user_role("other-org", "u-2", "admin", None).await,
         Err(Error::NotFound { .. })
     ));
+}
+
+/// Ten readings a second for `seconds` seconds from `start_us`, value = index, score =
+/// index / 1000, expected range value ± 1.
+fn dense(start_us: i64, seconds: i64) -> IngestBatch {
+    IngestBatch {
+        readings: (0..seconds * 10)
+            .map(|i| ScoredReading {
+                reading: reading("s", "x", start_us + i * 100_000, i as f64),
+                score: Some(i as f64 / 1000.0),
+                expected: Some((i as f64 - 1.0, i as f64 + 1.0)),
+            })
+            .collect(),
+        detection: Vec::new(),
+        assets: Vec::new(),
+    }
+}
+
+async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let series = SeriesRef {
+        project: &project,
+        sensor_id: "s",
+        value_name: "x",
+    };
+    const HOUR: i64 = 3_600_000_000;
+    // Two dense requests in one hour (the second one's minute overlaps the first's),
+    // then one reading alone: too sparse for seconds and minutes.
+    store
+        .ingest_batch(project.clone(), dense(HOUR, 90))
+        .await
+        .unwrap();
+    store
+        .ingest_batch(project.clone(), dense(HOUR + 90_000_000, 30))
+        .await
+        .unwrap();
+    let alone = IngestBatch::from(vec![reading("s", "x", HOUR + 600_000_000, -5.0)]);
+    store.ingest_batch(project.clone(), alone).await.unwrap();
+
+    let hours = store
+        .series_rollups(series, 3_600, 0, 10 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 1, "{hours:?}");
+    let hour = &hours[0];
+    assert_eq!((hour.bucket_us, hour.reading_count), (HOUR, 1201));
+    assert_eq!((hour.first_us, hour.first_value), (HOUR, 0.0));
+    assert_eq!((hour.last_us, hour.last_value), (HOUR + 600_000_000, -5.0));
+    assert_eq!((hour.min_value, hour.max_value), (-5.0, 899.0));
+    assert_eq!(hour.max_score, Some(0.899));
+    assert_eq!(
+        (hour.expected_low, hour.expected_high),
+        (Some(-1.0), Some(900.0))
+    );
+
+    // Minutes: the second minute merges both requests (30 s + 30 s of readings).
+    let minutes = store
+        .series_rollups(series, 60, HOUR, 2 * HOUR)
+        .await
+        .unwrap();
+    assert_eq!(
+        minutes.iter().map(|m| m.reading_count).collect::<Vec<_>>(),
+        [600, 600],
+        "{minutes:?}"
+    );
+    let second_minute = &minutes[1];
+    assert_eq!(second_minute.first_value, 600.0);
+    assert_eq!(
+        second_minute.last_value, 299.0,
+        "the later request's last reading"
+    );
+    assert_eq!(
+        (second_minute.min_value, second_minute.max_value),
+        (0.0, 899.0)
+    );
+    // The lone reading is in the hour only: the minutes do not add up to it.
+    let in_minutes: i64 = minutes.iter().map(|m| m.reading_count).sum();
+    assert_eq!(hour.reading_count - in_minutes, 1);
+    let seconds = store
+        .series_rollups(series, 1, HOUR, HOUR + 10_000_000)
+        .await
+        .unwrap();
+    assert_eq!(seconds.len(), 10);
+    assert!(seconds.iter().all(|s| s.reading_count == 10));
+
+    // Chart readings keep score and expected range, in time order, up to the limit.
+    let readings = store
+        .chart_readings(series, HOUR, HOUR + 1_000_000, 5)
+        .await
+        .unwrap();
+    assert_eq!(readings.len(), 5);
+    assert_eq!(readings[2].time_us, HOUR + 200_000);
+    assert_eq!(readings[2].score, Some(0.002));
+    assert_eq!(
+        (readings[2].expected_low, readings[2].expected_high),
+        (Some(1.0), Some(3.0))
+    );
+    let other = ProjectKey {
+        org_id: "another-org".into(),
+        code: "line".into(),
+    };
+    let elsewhere = SeriesRef {
+        project: &other,
+        ..series
+    };
+    assert!(
+        store
+            .series_rollups(elsewhere, 3_600, 0, 10 * HOUR)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .chart_readings(elsewhere, 0, 10 * HOUR, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -179,7 +179,7 @@ impl Expectation {
     }
 
     /// The expected range.
-    fn range(&self) -> (f64, f64) {
+    pub(super) fn range(&self) -> (f64, f64) {
         let half = RANGE_UNITS * self.unit;
         (self.expected - half, self.expected + half)
     }

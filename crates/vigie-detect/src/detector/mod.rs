@@ -297,6 +297,13 @@ impl SeriesDetector {
         Some(self.expectation.explain(feature, self.last_value))
     }
 
+    /// The range the last reading was expected in, `(low, high)`: the same range as
+    /// [`SeriesDetector::explain`] gives, for every reading, so that a chart can draw
+    /// the band of expected values. `None` before two readings.
+    pub fn expected_range(&self) -> Option<(f64, f64)> {
+        (self.seen >= 2 && self.expectation.unit.is_finite()).then(|| self.expectation.range())
+    }
+
     /// Scores the reading `value` taken at `time_ms` (milliseconds since the Unix
     /// epoch), then learns from it. Returns a score in `[0, 1]`, higher meaning more
     /// anomalous. Time steps may be irregular, zero (repeated timestamps) or long

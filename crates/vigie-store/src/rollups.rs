@@ -1,0 +1,328 @@
+//! Rollups: per series and per bucket of one second, one minute or one hour, what a
+//! chart needs of the readings in it (count, first, lowest, highest and last value,
+//! highest score, the outer edges of the expected range). They are written in the
+//! readings' transaction, so a chart of millions of readings reads thousands of rows.
+//!
+//! Hours are always written. A finer width is written for a series' readings of one
+//! request only when they are dense enough to gain from it ([`DENSE_ENOUGH`] readings
+//! per bucket on average): a sensor that sends one reading per request, or one every
+//! five minutes, gets no second or minute rows, which would only double its writes. A
+//! reader therefore trusts a finer width within an hour only when the finer buckets'
+//! counts add up to the hour's ([`Rollup::reading_count`]).
+//!
+//! A reading sent again with another value counts twice and leaves its first value in
+//! the lowest and highest: rollups may be wider than the readings, never narrower.
+
+use serde::Serialize;
+use sqlx::{AnyConnection, AnyPool, FromRow};
+
+use crate::dialect::Dialect;
+use crate::ingest::{CHUNK, NullableDouble, WriteRow, bulk_query};
+use crate::{ProjectKey, Result};
+
+/// The widths of rollup buckets, in seconds, finest first.
+pub const ROLLUP_WIDTHS_S: [i64; 3] = [1, 60, 3_600];
+
+/// The width every reading is rolled up in.
+pub const HOUR_S: i64 = 3_600;
+
+/// Readings per bucket, on average over the buckets a request touches, for a width
+/// finer than the hour to be written.
+const DENSE_ENOUGH: usize = 4;
+
+/// The readings of one series in one bucket, summarised.
+#[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
+pub struct Rollup {
+    /// Start of the bucket, microseconds since the epoch.
+    pub bucket_us: i64,
+    /// Readings written into the bucket (a reading sent again counts again).
+    pub reading_count: i64,
+    /// Time and value of the first reading.
+    pub first_us: i64,
+    /// Value of the first reading.
+    pub first_value: f64,
+    /// Lowest value.
+    pub min_value: f64,
+    /// Highest value.
+    pub max_value: f64,
+    /// Time of the last reading.
+    pub last_us: i64,
+    /// Value of the last reading.
+    pub last_value: f64,
+    /// Highest anomaly score, if a reading was scored.
+    pub max_score: Option<f64>,
+    /// Lowest edge of the expected ranges, if the detector had one.
+    pub expected_low: Option<f64>,
+    /// Highest edge of the expected ranges.
+    pub expected_high: Option<f64>,
+}
+
+impl Rollup {
+    fn of(row: &WriteRow, bucket_us: i64) -> Self {
+        Self {
+            bucket_us,
+            reading_count: 1,
+            first_us: row.time,
+            first_value: row.value,
+            min_value: row.value,
+            max_value: row.value,
+            last_us: row.time,
+            last_value: row.value,
+            max_score: row.score,
+            expected_low: row.expected.map(|(low, _)| low),
+            expected_high: row.expected.map(|(_, high)| high),
+        }
+    }
+
+    /// Adds a later reading of the same bucket.
+    fn add(&mut self, row: &WriteRow) {
+        self.reading_count += 1;
+        self.min_value = self.min_value.min(row.value);
+        self.max_value = self.max_value.max(row.value);
+        self.last_us = row.time;
+        self.last_value = row.value;
+        self.max_score = max_option(self.max_score, row.score);
+        if let Some((low, high)) = row.expected {
+            self.expected_low = Some(self.expected_low.map_or(low, |l| l.min(low)));
+            self.expected_high = Some(self.expected_high.map_or(high, |h| h.max(high)));
+        }
+    }
+}
+
+fn max_option(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The start of the bucket of `width_s` seconds holding `time_us`.
+pub fn bucket_start(time_us: i64, width_s: i64) -> i64 {
+    let width_us = width_s * 1_000_000;
+    time_us - time_us.rem_euclid(width_us)
+}
+
+/// The rollups of one request's rows (sorted by series then time): for each series,
+/// its hours, and its seconds and minutes when dense enough. Each comes with the index
+/// of its series and its width.
+pub(crate) fn plan(rows: &[WriteRow]) -> Vec<(usize, i64, Rollup)> {
+    let mut planned = Vec::new();
+    let mut start = 0;
+    while start < rows.len() {
+        let series = rows[start].series;
+        let end = start
+            + rows[start..]
+                .iter()
+                .take_while(|row| row.series == series)
+                .count();
+        for width_s in ROLLUP_WIDTHS_S {
+            let mut buckets: Vec<Rollup> = Vec::new();
+            for row in &rows[start..end] {
+                let bucket_us = bucket_start(row.time, width_s);
+                match buckets.last_mut() {
+                    Some(last) if last.bucket_us == bucket_us => last.add(row),
+                    _ => buckets.push(Rollup::of(row, bucket_us)),
+                }
+            }
+            if width_s == HOUR_S || end - start >= DENSE_ENOUGH * buckets.len() {
+                planned.extend(buckets.into_iter().map(|b| (series, width_s, b)));
+            }
+        }
+        start = end;
+    }
+    planned
+}
+
+/// Merges rollups into the stored ones: counts add up, the first and last readings are
+/// the earliest and latest, extremes widen. (Each `SET` reads the row as it was.)
+fn upsert_sql(dialect: Dialect, rows: usize) -> String {
+    const OLD: &str = "reading_rollups";
+    format!(
+        "INSERT INTO reading_rollups (series_id, width_s, bucket_us, reading_count, first_us, \
+           first_value, min_value, max_value, last_us, last_value, max_score, expected_low, \
+           expected_high) VALUES {} \
+         ON CONFLICT (series_id, width_s, bucket_us) DO UPDATE SET \
+           reading_count = {OLD}.reading_count + excluded.reading_count, \
+           first_value = CASE WHEN excluded.first_us <= {OLD}.first_us THEN excluded.first_value ELSE {OLD}.first_value END, \
+           first_us = CASE WHEN excluded.first_us < {OLD}.first_us THEN excluded.first_us ELSE {OLD}.first_us END, \
+           last_value = CASE WHEN excluded.last_us >= {OLD}.last_us THEN excluded.last_value ELSE {OLD}.last_value END, \
+           last_us = CASE WHEN excluded.last_us > {OLD}.last_us THEN excluded.last_us ELSE {OLD}.last_us END, \
+           min_value = CASE WHEN excluded.min_value < {OLD}.min_value THEN excluded.min_value ELSE {OLD}.min_value END, \
+           max_value = CASE WHEN excluded.max_value > {OLD}.max_value THEN excluded.max_value ELSE {OLD}.max_value END, \
+           max_score = CASE WHEN {OLD}.max_score IS NULL OR excluded.max_score > {OLD}.max_score \
+             THEN excluded.max_score ELSE {OLD}.max_score END, \
+           expected_low = CASE WHEN {OLD}.expected_low IS NULL OR excluded.expected_low < {OLD}.expected_low \
+             THEN excluded.expected_low ELSE {OLD}.expected_low END, \
+           expected_high = CASE WHEN {OLD}.expected_high IS NULL OR excluded.expected_high > {OLD}.expected_high \
+             THEN excluded.expected_high ELSE {OLD}.expected_high END",
+        dialect.values(rows, 13)
+    )
+}
+
+/// Writes one request's rollups (see [`plan`]), in its transaction.
+pub(crate) async fn write(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[i64],
+    rows: &[WriteRow],
+) -> Result<()> {
+    let planned = plan(rows);
+    for chunk in planned.chunks(CHUNK) {
+        let sql = upsert_sql(dialect, chunk.len());
+        let mut query = bulk_query(&sql, chunk.len());
+        for (series, width_s, r) in chunk {
+            query = query
+                .bind(ids[*series])
+                .bind(*width_s)
+                .bind(r.bucket_us)
+                .bind(r.reading_count)
+                .bind(r.first_us)
+                .bind(r.first_value)
+                .bind(r.min_value)
+                .bind(r.max_value)
+                .bind(r.last_us)
+                .bind(r.last_value)
+                .bind(NullableDouble(r.max_score))
+                .bind(NullableDouble(r.expected_low))
+                .bind(NullableDouble(r.expected_high));
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One series of a project.
+#[derive(Debug, Clone, Copy)]
+pub struct SeriesRef<'a> {
+    /// The project.
+    pub project: &'a ProjectKey,
+    /// The sensor.
+    pub sensor_id: &'a str,
+    /// The variable.
+    pub value_name: &'a str,
+}
+
+/// The rollups of `width_s` seconds of a series whose buckets start in
+/// `[from_us, to_us)`, oldest first.
+pub(crate) async fn read(
+    pool: &AnyPool,
+    series: SeriesRef<'_>,
+    width_s: i64,
+    from_us: i64,
+    to_us: i64,
+) -> Result<Vec<Rollup>> {
+    Ok(sqlx::query_as(
+        "SELECT u.bucket_us, u.reading_count, u.first_us, u.first_value, u.min_value,
+           u.max_value, u.last_us, u.last_value, u.max_score, u.expected_low, u.expected_high
+         FROM reading_rollups u JOIN series s ON s.id = u.series_id
+         WHERE s.org_id = $1 AND s.project_code = $2 AND s.sensor_id = $3
+           AND s.value_name = $4 AND u.width_s = $5 AND u.bucket_us >= $6 AND u.bucket_us < $7
+         ORDER BY u.bucket_us",
+    )
+    .bind(&series.project.org_id)
+    .bind(&series.project.code)
+    .bind(series.sensor_id)
+    .bind(series.value_name)
+    .bind(width_s)
+    .bind(from_us)
+    .bind(to_us)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A reading as a chart draws it.
+#[derive(Debug, Clone, Copy, PartialEq, FromRow)]
+pub struct ChartReading {
+    /// Microseconds since the epoch.
+    pub time_us: i64,
+    /// The value.
+    pub value: f64,
+    /// The anomaly score, if scored.
+    pub score: Option<f64>,
+    /// The range the detector expected the reading in, if it had one.
+    pub expected_low: Option<f64>,
+    /// Its upper edge.
+    pub expected_high: Option<f64>,
+}
+
+/// A series' readings in `[from_us, to_us)`, oldest first, at most `limit`.
+pub(crate) async fn chart_readings(
+    pool: &AnyPool,
+    series: SeriesRef<'_>,
+    from_us: i64,
+    to_us: i64,
+    limit: u32,
+) -> Result<Vec<ChartReading>> {
+    Ok(sqlx::query_as(
+        "SELECT r.time_us, r.value, r.score, r.expected_low, r.expected_high
+         FROM readings r JOIN series s ON s.id = r.series_id
+         WHERE s.org_id = $1 AND s.project_code = $2 AND s.sensor_id = $3
+           AND s.value_name = $4 AND r.time_us >= $5 AND r.time_us < $6
+         ORDER BY r.time_us LIMIT $7",
+    )
+    .bind(&series.project.org_id)
+    .bind(&series.project.code)
+    .bind(series.sensor_id)
+    .bind(series.value_name)
+    .bind(from_us)
+    .bind(to_us)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(series: usize, time: i64, value: f64) -> WriteRow {
+        WriteRow {
+            series,
+            time,
+            value,
+            precision: None,
+            labels: None,
+            score: Some(value / 100.0),
+            expected: Some((value - 1.0, value + 1.0)),
+        }
+    }
+
+    #[test]
+    fn buckets_start_on_whole_widths_before_and_after_the_epoch() {
+        assert_eq!(bucket_start(3_599_999_999, 3_600), 0);
+        assert_eq!(bucket_start(3_600_000_000, 3_600), 3_600_000_000);
+        assert_eq!(bucket_start(-1, 60), -60_000_000);
+    }
+
+    #[test]
+    fn dense_series_get_every_width_and_sparse_ones_hours_only() {
+        // Series 0: 1 reading every 100 ms for 2 s; series 1: one every five minutes.
+        let mut rows: Vec<WriteRow> = (0..20).map(|i| row(0, i * 100_000, i as f64)).collect();
+        rows.extend((0..24).map(|i| row(1, i * 300_000_000, 5.0)));
+        let planned = plan(&rows);
+        let widths = |series: usize| -> Vec<(i64, usize)> {
+            ROLLUP_WIDTHS_S
+                .iter()
+                .map(|&w| {
+                    let n = planned.iter().filter(|(s, pw, _)| *s == series && *pw == w);
+                    (w, n.count())
+                })
+                .collect()
+        };
+        assert_eq!(widths(0), vec![(1, 2), (60, 1), (3_600, 1)]);
+        assert_eq!(widths(1), vec![(1, 0), (60, 0), (3_600, 2)]);
+        let (_, _, second) = &planned[1];
+        assert_eq!(
+            (second.bucket_us, second.reading_count),
+            (1_000_000, 10),
+            "second bucket of series 0"
+        );
+        assert_eq!((second.first_value, second.last_value), (10.0, 19.0));
+        assert_eq!((second.min_value, second.max_value), (10.0, 19.0));
+        assert_eq!(second.max_score, Some(0.19));
+        assert_eq!(
+            (second.expected_low, second.expected_high),
+            (Some(9.0), Some(20.0))
+        );
+    }
+}
