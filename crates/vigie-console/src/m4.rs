@@ -2,9 +2,10 @@
 //! column, keep the first, the lowest, the highest and the last. A line drawn through
 //! them is pixel-identical to the line through every point, at four points per column
 //! at most. The anomaly score track keeps each column's highest score, so that no
-//! anomaly disappears when zoomed out.
+//! anomaly disappears when zoomed out, and the band of expected values each column's
+//! outer edges, so that the band never looks narrower than it was.
 
-/// One point of a chart: time (microseconds), value, anomaly score.
+/// One point of a chart: time (microseconds), value, anomaly score, expected range.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
     /// Microseconds since the epoch.
@@ -13,12 +14,15 @@ pub struct Point {
     pub value: f64,
     /// Its anomaly score, if scored.
     pub score: Option<f64>,
+    /// The range the detector expected it in, `(low, high)`, if it had one.
+    pub expected: Option<(f64, f64)>,
 }
 
 /// Downsamples time-ordered `points` in `[from_us, to_us)` to at most four per column
 /// of `columns`; points outside the range are left out. Each kept point carries the
 /// highest score of its column on the first kept point of the column, so that the score
-/// track shows every column's worst reading once.
+/// track shows every column's worst reading once, and each the column's band: the
+/// lowest low and the highest high of its points' expected ranges.
 pub fn m4(points: &[Point], from_us: i64, to_us: i64, columns: usize) -> Vec<Point> {
     let columns = columns.max(1) as i128;
     let span = i128::from((to_us - from_us).max(1));
@@ -38,6 +42,10 @@ pub fn m4(points: &[Point], from_us: i64, to_us: i64, columns: usize) -> Vec<Poi
             .copied()
             .max_by(|a, b| a.value.total_cmp(&b.value));
         let worst = group.iter().filter_map(|p| p.score).max_by(f64::total_cmp);
+        let band = group
+            .iter()
+            .filter_map(|p| p.expected)
+            .reduce(|(low, high), (l, h)| (low.min(l), high.max(h)));
         let mut picks: Vec<Point> = [Some(first), lowest, highest, Some(last)]
             .into_iter()
             .flatten()
@@ -46,6 +54,7 @@ pub fn m4(points: &[Point], from_us: i64, to_us: i64, columns: usize) -> Vec<Poi
         picks.dedup_by_key(|p| p.time_us);
         for (i, pick) in picks.iter_mut().enumerate() {
             pick.score = if i == 0 { worst } else { None };
+            pick.expected = band;
         }
         kept.extend(picks);
         group.clear();
@@ -75,6 +84,7 @@ mod tests {
             time_us,
             value,
             score: Some(score),
+            expected: Some((value - 1.0, value + 1.0)),
         }
     }
 
@@ -113,6 +123,8 @@ mod tests {
             assert!(picked.iter().any(|p| p.value == min) && picked.iter().any(|p| p.value == max));
             let worst = if column == 5 { 0.9 } else { 0.01 };
             assert_eq!(picked[0].score, Some(worst), "column {column}");
+            let band = Some((min - 1.0, max + 1.0));
+            assert!(picked.iter().all(|p| p.expected == band), "column {column}");
         }
         assert!(m4(&points, 2_000, 3_000, 10).is_empty());
         assert_eq!(

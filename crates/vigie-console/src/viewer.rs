@@ -1,7 +1,9 @@
-//! The series viewer: a series' readings as a line (downsampled on the server with
-//! [`crate::m4`] to the chart's width), its anomaly scores on a second axis, and its
-//! anomaly events shaded; drag to zoom, which keeps the range in the address (a
-//! permalink) and fetches the readings again at the new resolution. Charts are drawn
+//! The series viewer: a series' readings as a line with the band of values its
+//! detector expected, its anomaly scores on a chart below (crosshairs shared), and its
+//! anomaly events shaded on both. The server reads readings or rollups
+//! ([`crate::chart`]) and downsamples them to the chart's width ([`crate::m4`]); events
+//! are never downsampled. Drag to zoom: the range goes in the address (a permalink)
+//! and the data is fetched again at the new resolution. Charts are drawn
 //! by uPlot, vendored (`assets/uplot-1.6.31`) and embedded in the binary.
 
 use axum::Json;
@@ -13,19 +15,15 @@ use axum::routing::get;
 use maud::{PreEscaped, html};
 use serde::{Deserialize, Serialize};
 use vigie_proto::time::Timestamp;
-use vigie_store::{AnomalyQuery, ProjectKey, ReadingQuery};
+use vigie_store::{AnomalyQuery, ProjectKey, SeriesRef};
 
-use crate::m4::{Point, m4};
+use crate::chart::chart;
 use crate::session::SignedIn;
 use crate::{ConsoleState, internal, pages};
 
 const UPLOT_JS: &str = include_str!("../assets/uplot-1.6.31/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../assets/uplot-1.6.31/uPlot.min.css");
 
-/// Readings read at most for one chart; past it, the chart says so (narrow the range).
-const MAX_READINGS: usize = 500_000;
-/// Readings per store page.
-const PAGE: u32 = 10_000;
 /// Widest chart, in columns.
 const MAX_WIDTH: usize = 4_000;
 
@@ -85,10 +83,13 @@ struct ChartData {
     times: Vec<f64>,
     values: Vec<f64>,
     scores: Vec<Option<f64>>,
+    /// The band of expected values at each point (its column's outer edges).
+    band_low: Vec<Option<f64>>,
+    band_high: Vec<Option<f64>>,
     /// (start, end, peak score) of each event.
     events: Vec<(f64, f64, f64)>,
-    /// Readings in the range beyond what was read.
-    truncated: bool,
+    /// What each point stands for: every reading, or summaries of a bucket width.
+    resolution: &'static str,
 }
 
 fn range(query: &SeriesQuery) -> Option<(i64, i64)> {
@@ -117,41 +118,18 @@ async fn data(
         org_id: signed_in.user.org_id.clone(),
         code,
     };
-    let mut reading_query = ReadingQuery {
-        project: project.clone(),
-        sensor_id: Some(query.sensor.clone()),
-        value_name: Some(query.value.clone()),
-        from_us: Some(from_us),
-        to_us: Some(to_us),
-        label: None,
-        after: None,
-        limit: PAGE,
+    let series = SeriesRef {
+        project: &project,
+        sensor_id: &query.sensor,
+        value_name: &query.value,
     };
-    let mut points = Vec::new();
-    let mut truncated = false;
-    loop {
-        let page = match state.store.read_readings(&reading_query).await {
-            Ok(page) => page,
-            Err(error) => return internal(&error),
-        };
-        let full = page.len() == PAGE as usize;
-        reading_query.after = page.last().map(|r| (r.series_id, r.time_us));
-        points.extend(page.into_iter().map(|r| Point {
-            time_us: r.time_us,
-            value: r.value,
-            score: r.score,
-        }));
-        if !full {
-            break;
-        }
-        if points.len() >= MAX_READINGS {
-            truncated = true;
-            break;
-        }
-    }
-    let kept = m4(&points, from_us, to_us, query.width.clamp(10, MAX_WIDTH));
+    let columns = query.width.clamp(10, MAX_WIDTH);
+    let (kept, source) = match chart(&*state.store, series, from_us, to_us, columns).await {
+        Ok(chart) => chart,
+        Err(error) => return internal(&error),
+    };
     let anomalies = AnomalyQuery {
-        project,
+        project: project.clone(),
         sensor_id: Some(query.sensor),
         value_name: Some(query.value),
         from_us: Some(from_us),
@@ -169,6 +147,14 @@ async fn data(
         times: kept.iter().map(|p| seconds(p.time_us)).collect(),
         values: kept.iter().map(|p| p.value).collect(),
         scores: kept.iter().map(|p| p.score).collect(),
+        band_low: kept
+            .iter()
+            .map(|p| p.expected.map(|(low, _)| low))
+            .collect(),
+        band_high: kept
+            .iter()
+            .map(|p| p.expected.map(|(_, high)| high))
+            .collect(),
         events: events
             .iter()
             .map(|a| {
@@ -179,16 +165,18 @@ async fn data(
                 )
             })
             .collect(),
-        truncated,
+        resolution: source.describe(),
     })
     .into_response()
 }
 
-/// The chart's script: fetch the data for the range and width, draw it, and on a
-/// drag-selection zoom in (new range in the address, data fetched again).
+/// The charts' script: fetch the data for the range and width, draw the readings with
+/// their band of expected values and the scores below them, crosshairs shared; on a
+/// drag-selection over either, zoom in (new range in the address, data fetched again).
 const CHART_SCRIPT: &str = r#"
 (function () {
   const root = document.getElementById('chart');
+  const scoreRoot = document.getElementById('scores');
   const params = new URLSearchParams(location.search);
   function load() {
     params.set('width', String(Math.max(200, root.clientWidth)));
@@ -196,12 +184,13 @@ const CHART_SCRIPT: &str = r#"
       .then(r => r.json())
       .then(draw);
   }
-  let plot = null;
+  let plots = [];
   function draw(d) {
-    if (plot) plot.destroy();
+    plots.forEach(p => p.destroy());
     root.dataset.points = String(d.times.length);
     root.dataset.events = String(d.events.length);
-    document.getElementById('truncated').hidden = !d.truncated;
+    root.dataset.band = String(d.band_low.filter(v => v !== null).length);
+    document.getElementById('resolution').textContent = d.resolution;
     const shade = u => {
       const ctx = u.ctx;
       ctx.save();
@@ -212,25 +201,35 @@ const CHART_SCRIPT: &str = r#"
       }
       ctx.restore();
     };
-    plot = new uPlot({
-      width: root.clientWidth, height: 360,
-      scales: {x: {time: true}, score: {range: [0, 1]}},
-      series: [{}, {label: 'value', stroke: '#0b3d5c', width: 1.5},
-               {label: 'anomaly score', scale: 'score', stroke: '#c0392b', paths: () => null, points: {show: true, size: 5}}],
-      axes: [{}, {}, {scale: 'score', side: 1, grid: {show: false}}],
-      cursor: {drag: {x: true, y: false}, sync: {key: 'vigie'}},
-      hooks: {
-        draw: [shade],
-        setSelect: [u => {
-          if (u.select.width < 5) return;
-          const from = u.posToVal(u.select.left, 'x'), to = u.posToVal(u.select.left + u.select.width, 'x');
-          params.set('from', new Date(from * 1000).toISOString());
-          params.set('to', new Date(to * 1000).toISOString());
-          history.replaceState(null, '', location.pathname + '?' + params.toString());
-          load();
-        }],
-      },
-    }, [d.times, d.values, d.scores], root);
+    const zoom = u => {
+      if (u.select.width < 5) return;
+      const from = u.posToVal(u.select.left, 'x'), to = u.posToVal(u.select.left + u.select.width, 'x');
+      params.set('from', new Date(from * 1000).toISOString());
+      params.set('to', new Date(to * 1000).toISOString());
+      history.replaceState(null, '', location.pathname + '?' + params.toString());
+      load();
+    };
+    const common = {
+      width: root.clientWidth,
+      cursor: {drag: {x: true, y: false}, sync: {key: 'vigie', setSeries: false}},
+      hooks: {draw: [shade], setSelect: [zoom]},
+    };
+    const band = 'rgba(11, 61, 92, 0.35)';
+    plots = [
+      new uPlot(Object.assign({}, common, {
+        height: 320,
+        scales: {x: {time: true}},
+        series: [{}, {label: 'value', stroke: '#0b3d5c', width: 1.5},
+                 {label: 'expected high', stroke: band, width: 1, spanGaps: false},
+                 {label: 'expected low', stroke: band, width: 1, spanGaps: false}],
+        bands: [{series: [2, 3], fill: 'rgba(11, 61, 92, 0.10)'}],
+      }), [d.times, d.values, d.band_high, d.band_low], root),
+      new uPlot(Object.assign({}, common, {
+        height: 140,
+        scales: {x: {time: true}, y: {range: [0, 1]}},
+        series: [{}, {label: 'anomaly score', stroke: '#c0392b', paths: () => null, points: {show: true, size: 5}}],
+      }), [d.times, d.scores], scoreRoot),
+    ];
   }
   load();
 })();
@@ -273,8 +272,9 @@ async fn page(
                 (query.from.as_deref().unwrap_or("")) " to " (query.to.as_deref().unwrap_or(""))
                 " · drag across the chart to zoom; the address keeps the range."
             }
-            p #truncated.error hidden { "Only the first readings of this range are drawn: narrow it." }
-            div #chart role="img" aria-label={ "Readings and anomaly scores of " (title) } {}
+            p { "Drawn from " span #resolution { "…" } "; the shaded band is the range the detector expected." }
+            div #chart role="img" aria-label={ "Readings of " (title) " and the band of expected values" } {}
+            div #scores role="img" aria-label={ "Anomaly scores of " (title) } {}
             script { (PreEscaped(CHART_SCRIPT)) }
         },
     )

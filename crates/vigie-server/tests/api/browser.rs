@@ -219,7 +219,7 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
     screenshot(&browser, "explorer").await;
 
     // The series viewer: a click on the series draws its readings (downsampled to the
-    // chart's width), scores and the event span.
+    // chart's width) with their band of expected values, the scores and the event span.
     let explorer = browser.current_url().await.unwrap();
     browser
         .find(Locator::Css("table.heat th a"))
@@ -249,8 +249,20 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         .unwrap()
         .parse()
         .unwrap();
+    let band: usize = chart
+        .attr("data-band")
+        .await
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(points > 100 && points <= 4 * 1280, "{points} points drawn");
     assert_eq!(events, 1, "the spike's event is shaded");
+    assert!(band > points / 2, "{band} of {points} points have a band");
+    browser
+        .find(Locator::Css("#scores canvas"))
+        .await
+        .expect("the score track, under the readings");
     screenshot(&browser, "series").await;
 
     // Back in the explorer, a click on the spike's cell lists that series' events in

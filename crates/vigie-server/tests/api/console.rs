@@ -12,10 +12,10 @@ use secrecy::SecretString;
 
 use crate::helpers::{Backend, Options, TestApp, on_both_backends, spawn};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 /// A browser: no redirects followed, cookies kept by hand.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
@@ -24,7 +24,7 @@ struct Browser<'a> {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             http: reqwest::Client::builder()
@@ -62,7 +62,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn get(&mut self, path: &str) -> (u16, String, Option<String>) {
         let response = self
             .http
             .get(format!("{}{path}", self.app.url))
@@ -119,7 +119,11 @@ impl<'a> Browser<'a> {
     }
 
     /// Opens the sign-in page and signs in.
-    async fn sign_in(&mut self, email: &str, password: &str) -> (u16, String, Option<String>) {
+    pub(crate) async fn sign_in(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> (u16, String, Option<String>) {
         let (_, page, _) = self.get("/login").await;
         let csrf = Self::field(&page, "csrf");
         self.post(

@@ -18,3 +18,4 @@ mod openapi;
 mod third_party_clients;
 mod token_endpoint;
 mod token_lifecycle;
+mod viewer;
