@@ -12,6 +12,7 @@
 //! The store keeps to atomic operations; the rules (who may rotate a refresh token,
 //! which scope a client gets) live in `vigie-auth`.
 
+mod annotations;
 mod assets;
 mod database_url;
 mod dialect;
@@ -30,6 +31,7 @@ mod writer;
 
 use async_trait::async_trait;
 
+pub use annotations::Annotation;
 pub use database_url::DatabaseUrl;
 pub use events::{EventHistoryEntry, EventStatus};
 pub use model::*;
@@ -379,10 +381,34 @@ pub trait EventStore: Send + Sync {
     ) -> Result<()>;
 }
 
+/// Annotations and interventions on a project's series and assets.
+#[async_trait]
+pub trait AnnotationStore: Send + Sync {
+    /// Stores a new annotation of `project`.
+    async fn create_annotation(&self, project: &ProjectKey, annotation: &Annotation) -> Result<()>;
+    /// The project's annotations overlapping `[from_us, to_us)`, by start, at most `limit`.
+    async fn list_annotations(
+        &self,
+        project: &ProjectKey,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> Result<Vec<Annotation>>;
+    /// Deletes an annotation of the project; whether it existed there.
+    async fn delete_annotation(&self, project: &ProjectKey, id: &str) -> Result<bool>;
+}
+
 /// The whole storage of the service.
 #[async_trait]
 pub trait Store:
-    DirectoryStore + KeyStore + TokenStore + ReadingStore + AssetStore + UserStore + EventStore
+    DirectoryStore
+    + KeyStore
+    + TokenStore
+    + ReadingStore
+    + AssetStore
+    + UserStore
+    + EventStore
+    + AnnotationStore
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;

@@ -14,7 +14,7 @@ use crate::dialect::Dialect;
 use crate::ingest::IngestJob;
 use crate::writer::Writer;
 use crate::*;
-use crate::{assets, events, rollups, users};
+use crate::{annotations, assets, events, rollups, users};
 
 /// The store on either database; cheap to clone.
 #[derive(Clone)]
@@ -404,6 +404,27 @@ impl UserStore for SqlStore {
         now: Millis,
     ) -> Result<User> {
         users::accept_invitation(&self.pool, self.dialect, id_hash, user, now).await
+    }
+}
+
+#[async_trait]
+impl AnnotationStore for SqlStore {
+    async fn create_annotation(&self, project: &ProjectKey, annotation: &Annotation) -> Result<()> {
+        annotations::create(&self.pool, project, annotation).await
+    }
+
+    async fn list_annotations(
+        &self,
+        project: &ProjectKey,
+        from_us: i64,
+        to_us: i64,
+        limit: u32,
+    ) -> Result<Vec<Annotation>> {
+        annotations::list(&self.pool, project, from_us, to_us, limit).await
+    }
+
+    async fn delete_annotation(&self, project: &ProjectKey, id: &str) -> Result<bool> {
+        annotations::delete(&self.pool, project, id).await
     }
 }
 

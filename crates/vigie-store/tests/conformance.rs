@@ -57,6 +57,7 @@ conformance!(
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
     users_are_unique_by_email_and_sessions_end,
     rollups_summarise_readings_and_merge_across_requests,
+    annotations_are_listed_by_range_within_their_project,
 );
 
 struct Fixture {
@@ -1331,4 +1332,84 @@ async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Sto
             .unwrap()
             .is_empty()
     );
+}
+
+fn annotation(id: &str, sensor_id: Option<&str>, start_us: i64, end_us: i64) -> Annotation {
+    Annotation {
+        id: id.into(),
+        sensor_id: sensor_id.map(Into::into),
+        value_name: None,
+        asset: None,
+        start_us,
+        end_us,
+        kind: "planned_stop".into(),
+        note: "line stopped".into(),
+        author: "ada@example.com".into(),
+        created_at: 5,
+    }
+}
+
+async fn annotations_are_listed_by_range_within_their_project(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let whole = annotation("a1", None, 100, 200);
+    let press = annotation("a2", Some("press"), 150, 300);
+    for a in [&press, &whole] {
+        store.create_annotation(&project, a).await.unwrap();
+    }
+    let listed = |from, to| {
+        let store = Arc::clone(&store);
+        let project = project.clone();
+        async move {
+            let found = store
+                .list_annotations(&project, from, to, 10)
+                .await
+                .unwrap();
+            found.into_iter().map(|a| a.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(0, 1_000).await, ["a1", "a2"], "by start");
+    assert_eq!(
+        listed(200, 250).await,
+        ["a2"],
+        "ranges end before their end"
+    );
+    assert_eq!(listed(0, 100).await, Vec::<String>::new());
+    let read = store.list_annotations(&project, 0, 1_000, 1).await.unwrap();
+    assert_eq!(read, [whole.clone()], "read back whole, up to the limit");
+    assert!(matches!(
+        store.create_annotation(&project, &whole).await,
+        Err(Error::AlreadyExists(_))
+    ));
+
+    // Another organisation's project of the same code neither sees nor deletes them.
+    let other_org = store.create_organisation("other", 1).await.unwrap();
+    store
+        .create_project(&other_org.id, "line", 2)
+        .await
+        .unwrap();
+    let other = ProjectKey {
+        org_id: other_org.id,
+        code: "line".into(),
+    };
+    assert!(
+        store
+            .list_annotations(&other, 0, 1_000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(!store.delete_annotation(&other, "a1").await.unwrap());
+    assert!(store.delete_annotation(&project, "a1").await.unwrap());
+    assert!(!store.delete_annotation(&project, "a1").await.unwrap());
+    assert_eq!(listed(0, 1_000).await, ["a2"]);
+    let missing = ProjectKey {
+        code: "nope".into(),
+        ..project.clone()
+    };
+    assert!(matches!(
+        store
+            .create_annotation(&missing, &annotation("a3", None, 0, 1))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
 }
