@@ -9,6 +9,7 @@
 //! and, when the browser sends one, an `Origin` of this site.
 
 mod admin;
+pub mod annotations;
 pub mod chart;
 mod csrf;
 mod event_page;

@@ -65,7 +65,7 @@ impl From<vigie_store::Error> for LifecycleError {
     }
 }
 
-fn checked(text: Option<String>, what: &str) -> Result<Option<String>, LifecycleError> {
+pub(crate) fn checked(text: Option<String>, what: &str) -> Result<Option<String>, LifecycleError> {
     match text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
         Some(t) if t.chars().count() > MAX_TEXT_CHARS => Err(LifecycleError::Invalid(format!(
             "the {what} must have at most {MAX_TEXT_CHARS} characters"

@@ -32,6 +32,7 @@ mod asset;
 pub mod layout;
 mod memory;
 mod slot;
+mod stops;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -276,9 +277,11 @@ impl Pipeline {
             **guard = Some(self.load(&project, sensor_id, value_name, stored).await?);
             self.resident.recount(guard);
         }
-        let (scores, detection) = self.score(&readings, series, &mut locked.guards)?;
-        let assets = self
+        let (scores, mut detection) = self.score(&readings, series, &mut locked.guards)?;
+        let mut assets = self
             .score_assets(&project, &readings, &mut locked.assets)
+            .await?;
+        self.silence_planned_stops(&project, &mut detection, &mut assets)
             .await?;
         let batch = IngestBatch {
             readings: readings
@@ -414,6 +417,38 @@ impl Pipeline {
             guards.push(guard);
         }
         Ok(detections)
+    }
+
+    /// Drops the events that start within a planned stop covering their series or
+    /// asset (module `stops`); the stops are read only for a batch with events.
+    async fn silence_planned_stops(
+        &self,
+        project: &ProjectKey,
+        detection: &mut [SeriesDetection],
+        assets: &mut [AssetDetection],
+    ) -> Result<()> {
+        let Some((first, last)) = stops::event_span(detection, assets) else {
+            return Ok(());
+        };
+        let annotations = self
+            .store
+            .list_annotations(project, first, last.saturating_add(1), 10_000)
+            .await?;
+        if !annotations.iter().any(|a| a.kind == stops::PLANNED_STOP) {
+            return Ok(());
+        }
+        let layout = if assets.is_empty() {
+            None
+        } else {
+            Some(self.project_assets(project).await?)
+        };
+        let names: HashMap<i64, &str> = layout
+            .iter()
+            .flat_map(|l| l.layouts.iter().map(|a| (a.id, a.name.as_str())))
+            .collect();
+        let silenced = stops::silence(&annotations, detection, assets, &names);
+        tracing::debug!(silenced, project = %project.code, "events silenced by planned stops");
+        Ok(())
     }
 
     /// A project's assets: the cached layout, or the store's when older than

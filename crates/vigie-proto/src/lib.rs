@@ -1,6 +1,7 @@
 //! Wire types of Vigie's public API, shared by the server, the SDK and the CLI so that
 //! the bytes on the wire have exactly one definition.
 
+pub mod annotations;
 pub mod events;
 mod health;
 pub mod readings;

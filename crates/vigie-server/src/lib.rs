@@ -1,6 +1,7 @@
 //! Vigie's HTTP layer: routing, extractors, error mapping and the server's lifecycle.
 //! Handlers stay thin; the rules live in `vigie-auth` and `vigie-store`.
 
+mod annotations;
 mod anomalies;
 pub mod bearer;
 mod body;
@@ -132,6 +133,7 @@ pub struct ServerConfig {
         (name = "data", description = "Readings of ML projects"),
         (name = "anomalies", description = "Anomaly events found in ML projects"),
         (name = "health", description = "Asset health: whether a machine is abnormal now, from all its sensors"),
+        (name = "annotations", description = "Maintenance, planned stops, process changes and notes on a project's series and assets"),
         (name = "discovery", description = "Keys and metadata"),
         (name = "operations", description = "Health and metrics"),
     )
@@ -172,6 +174,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .merge(data::router())
             .merge(anomalies::router())
             .merge(events::router())
+            .merge(annotations::router())
             .merge(health::router())
             .split_for_parts();
     if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {

@@ -204,6 +204,19 @@ pub struct AnomalyParams {
     pub cursor: Option<Cursor>,
 }
 
+/// Query parameters of the annotations listing.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AnnotationParams {
+    /// Annotations ending after this date, ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub from: Option<Date>,
+    /// Annotations starting before this date, ISO-8601 with a time zone.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub to: Option<Date>,
+}
+
 /// Query parameters of the series listing.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

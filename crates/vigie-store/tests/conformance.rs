@@ -1375,7 +1375,11 @@ async fn annotations_are_listed_by_range_within_their_project(store: Arc<dyn Sto
     );
     assert_eq!(listed(0, 100).await, Vec::<String>::new());
     let read = store.list_annotations(&project, 0, 1_000, 1).await.unwrap();
-    assert_eq!(read, [whole.clone()], "read back whole, up to the limit");
+    assert_eq!(
+        read,
+        std::slice::from_ref(&whole),
+        "read back whole, up to the limit"
+    );
     assert!(matches!(
         store.create_annotation(&project, &whole).await,
         Err(Error::AlreadyExists(_))

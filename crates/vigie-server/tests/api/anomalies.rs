@@ -8,8 +8,8 @@ use crate::helpers::{
     Backend, Options, TestApp, assert_problem, on_both_backends, spawn, spawn_on,
 };
 
-const MINUTE_US: i64 = 60_000_000;
-const SPIKE_AT: usize = 2_500;
+pub(crate) const MINUTE_US: i64 = 60_000_000;
+pub(crate) const SPIKE_AT: usize = 2_500;
 
 /// A day-periodic signal sampled every minute, with small deterministic noise and one spike.
 pub(crate) fn series(range: std::ops::Range<usize>) -> Vec<Value> {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::anomalies::{push, series};
 use crate::helpers::{Backend, Options, TestApp, assert_problem, on_both_backends, spawn};
 
-async fn token_with_scope(app: &TestApp, scope: &str) -> (String, String) {
+pub(crate) async fn token_with_scope(app: &TestApp, scope: &str) -> (String, String) {
     let (id, secret) = app.create_app(&app.org_id, scope).await;
     app.wait_for_reload().await;
     let token: Value = app

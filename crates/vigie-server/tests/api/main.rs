@@ -2,6 +2,7 @@
 
 mod helpers;
 
+mod annotations;
 mod anomalies;
 mod bearer;
 mod browser;

@@ -38,6 +38,8 @@ async fn every_public_endpoint_is_documented() {
             "/v0/oauth2/token",
             "/v0/oauth2token",
             "/v0/openAPI",
+            "/v0/organisations/{org_id}/annotations/{project}",
+            "/v0/organisations/{org_id}/annotations/{project}/{annotation_id}",
             "/v0/organisations/{org_id}/anomalies/{project}",
             "/v0/organisations/{org_id}/assets/{project}",
             "/v0/organisations/{org_id}/assets/{project}/{asset}",
