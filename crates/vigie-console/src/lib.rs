@@ -14,6 +14,7 @@ pub mod chart;
 mod csrf;
 mod event_page;
 pub mod explorer;
+mod interventions;
 pub mod lifecycle;
 pub mod m4;
 mod pages;
@@ -67,6 +68,7 @@ where
         .merge(admin::routes())
         .merge(event_page::routes())
         .merge(viewer::routes())
+        .merge(interventions::routes())
         .merge(users::routes())
 }
 
@@ -143,6 +145,7 @@ async fn project_explorer(
     signed_in: SignedIn,
     Path(code): Path<String>,
     Query(query): Query<ExplorerQuery>,
+    uri: axum::http::Uri,
 ) -> Response {
     use vigie_proto::time::Timestamp;
     let project = vigie_store::ProjectKey {
@@ -176,6 +179,14 @@ async fn project_explorer(
     let from_us = parse(&query.from)
         .map_or(to_us - DEFAULT_RANGE_US, Timestamp::as_micros)
         .min(to_us - 1);
+    let annotations = match state
+        .store
+        .list_annotations(&project, from_us, to_us, annotations::MAX_LISTED)
+        .await
+    {
+        Ok(annotations) => annotations,
+        Err(error) => return internal(&error),
+    };
     let anomalies = vigie_store::AnomalyQuery {
         project,
         sensor_id: None,
@@ -209,6 +220,7 @@ async fn project_explorer(
         .collect();
     listed.sort_by_key(|a| std::cmp::Reverse(a.event.start_us));
     listed.truncate(EXPLORER_LISTED);
+    let back = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
     let view = pages::Explorer {
         code: &code,
         series_count: span.series,
@@ -216,6 +228,8 @@ async fn project_explorer(
         events: &listed,
         filter,
         truncated,
+        annotations: &annotations,
+        back,
     };
     pages::explorer(&signed_in, &view).into_response()
 }

@@ -3,9 +3,11 @@
 
 use maud::{DOCTYPE, Markup, html};
 use vigie_proto::time::Timestamp;
-use vigie_store::{MlProject, StoredAnomaly};
+use vigie_store::{Annotation, MlProject, StoredAnomaly};
 
+use crate::annotations::coverage;
 use crate::explorer::{COLUMNS, HeatMap};
+use crate::interventions::{Defaults, kind_colour, kind_label, section};
 use crate::session::SignedIn;
 
 /// The style of every page: system fonts, high contrast, focus always visible.
@@ -208,6 +210,10 @@ pub(crate) struct Explorer<'a> {
     pub(crate) filter: Option<(&'a str, &'a str)>,
     /// Whether more events exist than were read.
     pub(crate) truncated: bool,
+    /// The annotations of the range.
+    pub(crate) annotations: &'a [Annotation],
+    /// This page's address.
+    pub(crate) back: &'a str,
 }
 
 /// The project explorer: the heat map, then the events.
@@ -225,11 +231,27 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                 a href=(explorer_link(view.code, map.to_us, map.to_us + (map.to_us - map.from_us), None)) { "later" }
             }
             h2 { "Anomalies by series and time" }
-            @if map.rows.is_empty() {
+            @if map.rows.is_empty() && view.annotations.is_empty() {
                 p { "No anomaly event in this range." }
             } @else {
                 table.heat aria-label="Highest anomaly score per series and time slot" {
                     tbody {
+                        @if !view.annotations.is_empty() {
+                            tr #annotation-row {
+                                th scope="row" { "Annotations" }
+                                @for i in 0..COLUMNS {
+                                    @let start = map.from_us + i as i64 * width;
+                                    @let here: Vec<&Annotation> = view.annotations.iter()
+                                        .filter(|a| a.start_us < start + width && a.end_us > start).collect();
+                                    @if let Some(first) = here.first() {
+                                        @let label = here.iter().map(|a| format!("{} ({}): {}", kind_label(&a.kind), coverage(a), a.note)).collect::<Vec<_>>().join("; ");
+                                        td.annotated style={ "background:" (kind_colour(&first.kind)) } title=(label) aria-label=(label) {}
+                                    } @else {
+                                        td {}
+                                    }
+                                }
+                            }
+                        }
                         @for row in &map.rows {
                             tr {
                                 @if let Some(asset) = &row.asset {
@@ -262,7 +284,7 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                     a href=(explorer_link(view.code, map.from_us, map.to_us, None)) { "all series" } }
             }
             @if view.truncated { p.error { "Only the first events of this range are shown: narrow it." } }
-            table {
+            table #events {
                 thead { tr {
                     th scope="col" { "Start" } th scope="col" { "Duration" } th scope="col" { "Peak" }
                     th scope="col" { "Series" } th scope="col" { "Kind" } th scope="col" { "Observed (expected)" }
@@ -287,6 +309,12 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                     }
                 }
             }
+            (section(signed_in, view.code, view.annotations, &Defaults {
+                from_us: map.from_us,
+                to_us: map.to_us,
+                series: view.filter,
+                back: view.back,
+            }))
         },
     )
 }

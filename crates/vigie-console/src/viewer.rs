@@ -9,13 +9,17 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::{FromRef, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{PreEscaped, html};
 use serde::{Deserialize, Serialize};
+use vigie_proto::annotations::AnnotationKind;
 use vigie_proto::time::Timestamp;
-use vigie_store::{AnomalyQuery, ProjectKey, SeriesRef};
+use vigie_store::{Annotation, AnomalyQuery, ProjectKey, SeriesRef};
+
+use crate::annotations::MAX_LISTED;
+use crate::interventions::{Defaults, kind_colour, section};
 
 use crate::chart::chart;
 use crate::session::SignedIn;
@@ -88,8 +92,26 @@ struct ChartData {
     band_high: Vec<Option<f64>>,
     /// (start, end, peak score) of each event.
     events: Vec<(f64, f64, f64)>,
+    /// (start, end, kind, colour) of each annotation covering the series.
+    annotations: Vec<(f64, f64, &'static str, &'static str)>,
     /// What each point stands for: every reading, or summaries of a bucket width.
     resolution: &'static str,
+}
+
+/// The annotations of the range that cover the series.
+async fn covering(
+    state: &ConsoleState,
+    project: &ProjectKey,
+    query: &SeriesQuery,
+    from_us: i64,
+    to_us: i64,
+) -> vigie_store::Result<Vec<Annotation>> {
+    let mut found = state
+        .store
+        .list_annotations(project, from_us, to_us, MAX_LISTED)
+        .await?;
+    found.retain(|a| a.covers_series(&query.sensor, &query.value));
+    Ok(found)
 }
 
 fn range(query: &SeriesQuery) -> Option<(i64, i64)> {
@@ -130,8 +152,8 @@ async fn data(
     };
     let anomalies = AnomalyQuery {
         project: project.clone(),
-        sensor_id: Some(query.sensor),
-        value_name: Some(query.value),
+        sensor_id: Some(query.sensor.clone()),
+        value_name: Some(query.value.clone()),
         from_us: Some(from_us),
         to_us: Some(to_us),
         min_score: None,
@@ -140,6 +162,10 @@ async fn data(
     };
     let events = match state.store.list_anomalies(&anomalies).await {
         Ok(events) => events,
+        Err(error) => return internal(&error),
+    };
+    let annotations = match covering(&state, &project, &query, from_us, to_us).await {
+        Ok(annotations) => annotations,
         Err(error) => return internal(&error),
     };
     let seconds = |us: i64| us as f64 / 1e6;
@@ -162,6 +188,18 @@ async fn data(
                     seconds(a.event.start_us),
                     seconds(a.event.end_us),
                     a.event.peak_score,
+                )
+            })
+            .collect(),
+        annotations: annotations
+            .iter()
+            .map(|a| {
+                let kind = AnnotationKind::parse(&a.kind).map_or("note", AnnotationKind::as_str);
+                (
+                    seconds(a.start_us),
+                    seconds(a.end_us),
+                    kind,
+                    kind_colour(kind),
                 )
             })
             .collect(),
@@ -190,6 +228,7 @@ const CHART_SCRIPT: &str = r#"
     root.dataset.points = String(d.times.length);
     root.dataset.events = String(d.events.length);
     root.dataset.band = String(d.band_low.filter(v => v !== null).length);
+    root.dataset.annotations = String(d.annotations.length);
     document.getElementById('resolution').textContent = d.resolution;
     const shade = u => {
       const ctx = u.ctx;
@@ -198,6 +237,25 @@ const CHART_SCRIPT: &str = r#"
       for (const [start, end] of d.events) {
         const x0 = u.valToPos(start, 'x', true), x1 = u.valToPos(end, 'x', true);
         ctx.fillRect(x0 - 2, u.bbox.top, Math.max(4, x1 - x0 + 4), u.bbox.height);
+      }
+      ctx.restore();
+    };
+    const annotate = u => {
+      const ctx = u.ctx;
+      ctx.save();
+      for (const [start, end, kind, colour] of d.annotations) {
+        const x0 = Math.max(u.bbox.left, u.valToPos(start, 'x', true));
+        const x1 = Math.min(u.bbox.left + u.bbox.width, u.valToPos(end, 'x', true));
+        if (x1 < x0) continue;
+        ctx.globalAlpha = 0.12;
+        ctx.fillStyle = colour;
+        ctx.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), u.bbox.height);
+        ctx.globalAlpha = 1;
+        ctx.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), 6);
+        ctx.textAlign = 'left';
+        ctx.textBaseline = 'top';
+        ctx.font = Math.round(12 * devicePixelRatio) + 'px sans-serif';
+        ctx.fillText(kind.replace('_', ' '), x0 + 3, u.bbox.top + 9);
       }
       ctx.restore();
     };
@@ -212,7 +270,7 @@ const CHART_SCRIPT: &str = r#"
     const common = {
       width: root.clientWidth,
       cursor: {drag: {x: true, y: false}, sync: {key: 'vigie', setSeries: false}},
-      hooks: {draw: [shade], setSelect: [zoom]},
+      hooks: {draw: [shade, annotate], setSelect: [zoom]},
     };
     const band = 'rgba(11, 61, 92, 0.35)';
     plots = [
@@ -240,6 +298,7 @@ async fn page(
     signed_in: SignedIn,
     Path(code): Path<String>,
     Query(query): Query<SeriesQuery>,
+    uri: Uri,
 ) -> Response {
     let project = ProjectKey {
         org_id: signed_in.user.org_id.clone(),
@@ -253,13 +312,24 @@ async fn page(
         }
         Err(error) => return internal(&error),
     }
-    if range(&query).is_none() {
+    let Some((from_us, to_us)) = range(&query) else {
         return (
             StatusCode::BAD_REQUEST,
             "from and to must be dates, from before to",
         )
             .into_response();
-    }
+    };
+    let annotations = match covering(&state, &project, &query, from_us, to_us).await {
+        Ok(annotations) => annotations,
+        Err(error) => return internal(&error),
+    };
+    let back = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    let defaults = Defaults {
+        from_us,
+        to_us,
+        series: Some((&query.sensor, &query.value)),
+        back,
+    };
     let title = format!("{} / {}", query.sensor, query.value);
     pages::page(
         &title,
@@ -275,6 +345,7 @@ async fn page(
             p { "Drawn from " span #resolution { "…" } "; the shaded band is the range the detector expected." }
             div #chart role="img" aria-label={ "Readings of " (title) " and the band of expected values" } {}
             div #scores role="img" aria-label={ "Anomaly scores of " (title) } {}
+            (section(&signed_in, &code, &annotations, &defaults))
             script { (PreEscaped(CHART_SCRIPT)) }
         },
     )

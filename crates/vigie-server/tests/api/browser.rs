@@ -263,6 +263,42 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         .find(Locator::Css("#scores canvas"))
         .await
         .expect("the score track, under the readings");
+
+    // Annotate the shown range of this series: back on the viewer, the annotation is
+    // listed and drawn on the chart.
+    browser
+        .find(Locator::Css("details summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = browser.form(Locator::Css("form#annotate")).await.unwrap();
+    form.set_by_name("kind", "maintenance").await.unwrap();
+    form.set_by_name("note", "bearing greased").await.unwrap();
+    form.set_by_name("start", "2023-11-16T06:00:00Z")
+        .await
+        .unwrap();
+    form.set_by_name("end", "2023-11-16T12:00:00Z")
+        .await
+        .unwrap();
+    form.submit().await.unwrap();
+    browser
+        .wait()
+        .for_element(Locator::Css("#annotations tbody tr"))
+        .await
+        .unwrap();
+    let listed = text(&browser, "#annotations tbody").await;
+    assert!(
+        listed.contains("Maintenance") && listed.contains("bearing greased"),
+        "{listed}"
+    );
+    let chart = browser
+        .wait()
+        .for_element(Locator::Css("#chart[data-annotations='1']"))
+        .await
+        .expect("the annotation drawn on the chart");
+    assert!(chart.attr("data-points").await.unwrap().is_some());
     screenshot(&browser, "series").await;
 
     // Back in the explorer, a click on the spike's cell lists that series' events in
@@ -282,7 +318,7 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         .unwrap();
     let url = browser.current_url().await.unwrap();
     assert!(url.query().unwrap().contains("sensor=press-7"), "{url}");
-    let events = text(&browser, "main table:last-of-type tbody").await;
+    let events = text(&browser, "#events tbody").await;
     assert!(
         events.contains("press-7 / temperature") && events.contains("spike"),
         "{events}"
