@@ -73,7 +73,7 @@ impl<'a> Browser<'a> {
         self.answer(response).await
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
@@ -109,7 +109,7 @@ impl<'a> Browser<'a> {
     }
 
     /// The value of a hidden form field in a page.
-    fn field(page: &str, name: &str) -> String {
+    pub(crate) fn field(page: &str, name: &str) -> String {
         let marker = format!(r#"name="{name}" value=""#);
         let start = page
             .find(&marker)
@@ -469,6 +469,7 @@ async fn admins_invite_people_and_manage_their_roles(backend: Backend) {
 }
 
 on_both_backends!(
+    annotating_needs_an_engineer_and_the_csrf_token,
     admins_invite_people_and_manage_their_roles,
     the_explorer_shows_an_assets_health_above_its_series,
     a_user_signs_in_sees_their_organisation_and_signs_out,
@@ -606,4 +607,106 @@ async fn admins_manage_applications_and_viewers_cannot(backend: Backend) {
         assert!(log.contains(action), "{action} missing: {log}");
     }
     assert!(log.contains("root@example.com"));
+}
+
+/// Viewers read annotations but do not write them; a form without the session's CSRF
+/// token, or from another origin, writes nothing.
+async fn annotating_needs_an_engineer_and_the_csrf_token(backend: Backend) {
+    let Some(app) = spawn(backend, Options::default()).await else {
+        return;
+    };
+    let clock = vigie_auth::clock::SystemClock;
+    let password = SecretString::from(PASSWORD);
+    for (email, role) in [
+        ("vic@example.com", "viewer"),
+        ("eng@example.com", "engineer"),
+    ] {
+        vigie_auth::people::create_user(&*app.store, &clock, &app.org_id, email, role, &password)
+            .await
+            .unwrap();
+    }
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("kind", "note".to_owned()),
+            ("start", "2024-01-01T00:00:00Z".to_owned()),
+            ("end", "2024-01-01T01:00:00Z".to_owned()),
+            ("covers", "project".to_owned()),
+            ("back", "/projects/pressline".to_owned()),
+        ]
+    };
+    let count = || async {
+        let project = vigie_store::ProjectKey {
+            org_id: app.org_id.clone(),
+            code: "pressline".into(),
+        };
+        app.store
+            .list_annotations(&project, i64::MIN, i64::MAX, 100)
+            .await
+            .unwrap()
+            .len()
+    };
+
+    let mut viewer = Browser::new(&app);
+    assert_eq!(viewer.sign_in("vic@example.com", PASSWORD).await.0, 303);
+    let (_, page, _) = viewer.get("/projects/pressline").await;
+    assert!(
+        !page.contains("form id=\"annotate\""),
+        "no form for viewers"
+    );
+    let csrf = Browser::field(&viewer.get("/account").await.1, "csrf");
+    let fields = form(&csrf);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let origin = Some(app.url.clone());
+    let (status, _, _) = viewer
+        .post(
+            "/projects/pressline/annotations",
+            &fields,
+            origin.as_deref(),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    let mut engineer = Browser::new(&app);
+    assert_eq!(engineer.sign_in("eng@example.com", PASSWORD).await.0, 303);
+    let (_, page, _) = engineer.get("/projects/pressline").await;
+    assert!(
+        page.contains("form id=\"annotate\""),
+        "the form for engineers"
+    );
+    let csrf = Browser::field(&engineer.get("/account").await.1, "csrf");
+    for (token, from) in [
+        ("", origin.as_deref()),
+        ("forged", origin.as_deref()),
+        (csrf.as_str(), Some("https://evil.example")),
+    ] {
+        let fields = form(token);
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (status, _, _) = engineer
+            .post("/projects/pressline/annotations", &fields, from)
+            .await;
+        assert_eq!(status, 403, "token {token:?} from {from:?}");
+    }
+    assert_eq!(count().await, 0);
+    let fields = form(&csrf);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (status, _, location) = engineer
+        .post(
+            "/projects/pressline/annotations",
+            &fields,
+            origin.as_deref(),
+        )
+        .await;
+    assert_eq!(
+        (status, location.as_deref()),
+        (303, Some("/projects/pressline"))
+    );
+    assert_eq!(count().await, 1);
+    let (_, page, _) = viewer
+        .get("/projects/pressline?from=2023-12-31T00:00:00Z&to=2024-01-02T00:00:00Z")
+        .await;
+    assert!(
+        page.contains("id=\"annotation-row\"") && page.contains("eng@example.com"),
+        "viewers see it"
+    );
 }

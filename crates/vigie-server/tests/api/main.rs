@@ -14,6 +14,7 @@ mod docs_curl;
 mod events;
 mod hardening;
 mod health;
+mod isolation;
 mod node_red;
 mod openapi;
 mod third_party_clients;
