@@ -100,6 +100,49 @@ pub async fn create_project(
     Ok(store.create_project(org_id, code, clock.now_ms()).await?)
 }
 
+/// The scopes an organisation's admin (in the console, or an application with scope
+/// `admin` through the API) may grant an application: `data` (push and read), `events`
+/// (act on events, write annotations), `admin` (project settings, applications).
+pub const GRANTABLE_SCOPES: [&str; 3] = ["data", "events", "admin"];
+
+/// Longest grace an admin may give a rotated secret: a week.
+pub const MAX_SECRET_ROTATION_GRACE_SECONDS: u64 = 7 * 86_400;
+
+/// A scope an admin may grant: one or more of [`GRANTABLE_SCOPES`], space separated,
+/// given back in that order, each once.
+///
+/// # Errors
+/// [`Error::InvalidInput`] naming the scopes that may be granted.
+pub fn grantable_scope(scope: &str) -> Result<String> {
+    let asked: Vec<&str> = scope.split(' ').filter(|t| !t.is_empty()).collect();
+    if asked.is_empty() || asked.iter().any(|t| !GRANTABLE_SCOPES.contains(t)) {
+        return Err(Error::InvalidInput(format!(
+            "scope must be one or more of {}, space separated",
+            GRANTABLE_SCOPES.join(", ")
+        )));
+    }
+    Ok(GRANTABLE_SCOPES
+        .iter()
+        .filter(|t| asked.contains(t))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// The application `app_id` if it belongs to organisation `org_id`; `None` for any
+/// other id, whether it exists elsewhere or not.
+///
+/// # Errors
+/// Storage errors.
+pub async fn org_application(
+    store: &dyn Store,
+    org_id: &str,
+    app_id: &str,
+) -> Result<Option<Application>> {
+    let apps = store.list_applications(Some(org_id)).await?;
+    Ok(apps.into_iter().find(|app| app.id == app_id))
+}
+
 /// Creates an application and returns it with its secret, which is stored only as a hash.
 ///
 /// # Errors
@@ -172,6 +215,21 @@ pub async fn rotate_signing_key(store: &dyn Store, clock: &dyn Clock) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_known_scopes_are_granted_in_a_fixed_order() {
+        assert_eq!(grantable_scope("admin  data").unwrap(), "data admin");
+        assert_eq!(
+            grantable_scope("events data events").unwrap(),
+            "data events"
+        );
+        for refused in ["", "  ", "root", "data superuser", "data\tadmin"] {
+            assert!(
+                matches!(grantable_scope(refused), Err(Error::InvalidInput(_))),
+                "{refused:?}"
+            );
+        }
+    }
 
     #[test]
     fn project_codes() {

@@ -93,18 +93,19 @@ async fn create(
     if !csrf::allowed(&headers, &admin, &form.csrf) {
         return csrf::refused();
     }
-    let scope = match form.scope.as_str() {
-        "data" | "admin" | "data admin" => form.scope.as_str(),
-        _ => return (StatusCode::UNPROCESSABLE_ENTITY, "unknown scope").into_response(),
+    let created = match provision::grantable_scope(&form.scope) {
+        Ok(scope) => {
+            provision::create_application(
+                &*state.store,
+                &*state.clock,
+                &admin.user.org_id,
+                &form.name,
+                &scope,
+            )
+            .await
+        }
+        Err(error) => Err(error),
     };
-    let created = provision::create_application(
-        &*state.store,
-        &*state.clock,
-        &admin.user.org_id,
-        &form.name,
-        scope,
-    )
-    .await;
     match created {
         Ok((app, secret)) => {
             record_audit(&state, &admin.user, "application.create", &app.id).await;
@@ -138,11 +139,14 @@ async fn own_application(
     admin: &SignedIn,
     id: &str,
 ) -> Result<Application, Response> {
-    let apps = org_applications(state, admin).await?;
-    apps.into_iter().find(|app| app.id == id).ok_or_else(|| {
-        let page = pages::not_found(admin, "Your organisation has no such application.");
-        (StatusCode::NOT_FOUND, page).into_response()
-    })
+    match provision::org_application(&*state.store, &admin.user.org_id, id).await {
+        Ok(Some(app)) => Ok(app),
+        Ok(None) => {
+            let page = pages::not_found(admin, "Your organisation has no such application.");
+            Err((StatusCode::NOT_FOUND, page).into_response())
+        }
+        Err(error) => Err(internal(&error)),
+    }
 }
 
 async fn rotate(
@@ -261,8 +265,9 @@ fn applications_page(admin: &SignedIn, apps: &[Application], error: Option<&str>
                 label for="scope" { "Scope" }
                 select #scope name="scope" {
                     option value="data" selected { "data: send and read readings" }
-                    option value="admin" { "admin: manage assets" }
-                    option value="data admin" { "data and admin" }
+                    option value="data events" { "data and events: also act on events, write annotations" }
+                    option value="admin" { "admin: manage assets and applications" }
+                    option value="data events admin" { "data, events and admin" }
                 }
                 button type="submit" { "Create application" }
             }

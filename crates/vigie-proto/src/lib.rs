@@ -2,6 +2,7 @@
 //! the bytes on the wire have exactly one definition.
 
 pub mod annotations;
+pub mod applications;
 pub mod events;
 mod health;
 pub mod readings;

@@ -3,6 +3,7 @@
 
 mod annotations;
 mod anomalies;
+mod applications;
 pub mod bearer;
 mod body;
 mod connections;
@@ -133,6 +134,7 @@ pub struct ServerConfig {
         (name = "data", description = "Readings of ML projects"),
         (name = "anomalies", description = "Anomaly events found in ML projects"),
         (name = "health", description = "Asset health: whether a machine is abnormal now, from all its sensors"),
+        (name = "applications", description = "An organisation's API applications, managed by an application with scope admin"),
         (name = "annotations", description = "Maintenance, planned stops, process changes and notes on a project's series and assets"),
         (name = "discovery", description = "Keys and metadata"),
         (name = "operations", description = "Health and metrics"),
@@ -175,6 +177,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             .merge(anomalies::router())
             .merge(events::router())
             .merge(annotations::router())
+            .merge(applications::router())
             .merge(health::router())
             .split_for_parts();
     if let Some(mut alias) = document.paths.paths.get(oauth::TOKEN_PATH).cloned() {

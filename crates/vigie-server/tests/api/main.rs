@@ -4,6 +4,7 @@ mod helpers;
 
 mod annotations;
 mod anomalies;
+mod applications;
 mod bearer;
 mod browser;
 mod connectors;
