@@ -22,6 +22,9 @@ pub struct HeatRow {
     pub max: f64,
     /// The highest score per column.
     pub cells: Vec<f64>,
+    /// For an asset's row, per column, the public id of the event with the highest
+    /// score there (a click opens its page); empty for a series' row.
+    pub asset_events: Vec<Option<String>>,
 }
 
 /// Series × time, for `[from_us, to_us)` in equal columns.
@@ -65,6 +68,7 @@ impl HeatMap {
             .iter()
             .map(|a| {
                 let e = &a.event;
+                let id = crate::lifecycle::event_id('a', a.asset_id, e.start_us);
                 (
                     Some(&a.asset),
                     &a.asset,
@@ -72,14 +76,23 @@ impl HeatMap {
                     e.start_us,
                     e.end_us,
                     e.peak_score,
+                    Some(id),
                 )
             })
             .chain(events.iter().map(|a| {
                 let e = &a.event;
                 let (sensor, value) = (&a.sensor_id, a.value_name.as_str());
-                (None, sensor, value, e.start_us, e.end_us, e.peak_score)
+                (
+                    None,
+                    sensor,
+                    value,
+                    e.start_us,
+                    e.end_us,
+                    e.peak_score,
+                    None,
+                )
             }));
-        for (asset, sensor_id, value_name, start_us, end_us, peak) in spans {
+        for (asset, sensor_id, value_name, start_us, end_us, peak, event_id) in spans {
             if end_us < from_us || start_us >= map.to_us {
                 continue;
             }
@@ -97,12 +110,18 @@ impl HeatMap {
                         value_name: value_name.to_owned(),
                         max: 0.0,
                         cells: vec![0.0; columns],
+                        asset_events: vec![None; if asset.is_some() { columns } else { 0 }],
                     });
                     map.rows.last_mut().expect("just pushed")
                 }
             };
-            for cell in &mut row.cells[column(start_us)..=column(end_us)] {
-                *cell = cell.max(peak);
+            for index in column(start_us)..=column(end_us) {
+                if (peak > row.cells[index] || row.cells[index] == 0.0)
+                    && let Some(slot) = row.asset_events.get_mut(index)
+                {
+                    slot.clone_from(&event_id);
+                }
+                row.cells[index] = row.cells[index].max(peak);
             }
             row.max = row.max.max(peak);
         }
@@ -174,6 +193,12 @@ mod tests {
                 ("d", 0.5, &[0.5, 0.0, 0.0, 0.0][..]),
             ]
         );
+        let asset_event = crate::lifecycle::event_id('a', 1, 20);
+        assert_eq!(
+            map.rows[0].asset_events,
+            [None, None, Some(asset_event), None]
+        );
+        assert!(map.rows[1..].iter().all(|r| r.asset_events.is_empty()));
         assert_eq!(
             map.rows[0].asset.as_deref(),
             Some("default"),

@@ -267,7 +267,9 @@ pub(crate) fn explorer(signed_in: &SignedIn, view: &Explorer<'_>) -> Markup {
                                     @let start = map.from_us + i as i64 * width;
                                     @let label = format!("{} / {}, {}: highest score {:.2}", row.sensor_id, row.value_name, date(start), score);
                                     td style={ "background:" (heat_colour(score)) } {
-                                        @if score > 0.0 && row.asset.is_none() {
+                                        @if let Some(Some(event)) = row.asset_events.get(i) {
+                                            a href={ "/projects/" (view.code) "/events/" (event) } aria-label=(label) title=(label) {}
+                                        } @else if score > 0.0 && row.asset.is_none() {
                                             a href=(explorer_link(view.code, start, start + width, Some((&row.sensor_id, &row.value_name))))
                                                 aria-label=(label) title=(label) {}
                                         }

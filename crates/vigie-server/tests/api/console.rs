@@ -334,6 +334,16 @@ async fn the_explorer_shows_an_assets_health_above_its_series(backend: Backend) 
     let asset = page.find("Asset default").expect("the asset's row");
     let series = page.find(">flow<").expect("the flow's row");
     assert!(asset < series, "assets first");
+    // The asset's cells open the asset event's page.
+    let row = &page[asset..series];
+    let start = row
+        .find("href=\"/projects/pressline/events/ev_")
+        .expect("an asset cell links its event")
+        + 6;
+    let link = &row[start..start + row[start..].find('"').unwrap()];
+    let (status, event_page, _) = browser.get(link).await;
+    assert_eq!(status, 200, "{link}");
+    assert!(event_page.contains("id=\"status\""), "{event_page}");
 }
 
 /// Admins invite people (a one-time link), change roles and disable users; never
