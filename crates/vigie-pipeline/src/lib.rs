@@ -97,6 +97,10 @@ pub struct DetectionConfig {
     pub asset_max_sensors: usize,
 }
 
+/// Attempts at storing one request before a stale detector is reported: each retry
+/// follows another node's write to one of its series.
+const MAX_ATTEMPTS: u32 = 8;
+
 /// A reading's score and the range it was expected in.
 type Scored = (f64, Option<(f64, f64)>);
 
@@ -183,6 +187,8 @@ pub struct Pipeline {
     layouts: Mutex<HashMap<ProjectKey, CachedAssets>>,
     /// Asset states in memory, by asset id.
     asset_states: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<Option<AssetState>>>>>,
+    /// Requests scored again because another node had scored one of their series.
+    stale_retries: AtomicU64,
 }
 
 /// Errors of the pipeline.
@@ -214,6 +220,7 @@ impl Pipeline {
             clock: AtomicU64::new(0),
             layouts: Mutex::default(),
             asset_states: Mutex::default(),
+            stale_retries: AtomicU64::new(0),
         }
     }
 
@@ -238,11 +245,48 @@ impl Pipeline {
     pub async fn ingest(
         &self,
         project: ProjectKey,
-        readings: Vec<ValidReading>,
+        mut readings: Vec<ValidReading>,
     ) -> Result<IngestSummary> {
         if !self.config.enabled {
             return Ok(self.store.ingest(project, readings).await?);
         }
+        // Only a store that several nodes share can find a detector stale (another
+        // node scored its series meanwhile); the request is then scored again by
+        // detectors reloaded from the store, so the readings are kept for that.
+        let shared = self.store.backend() == "postgres";
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let again = (shared && attempts < MAX_ATTEMPTS).then(|| readings.clone());
+            match self.ingest_once(project.clone(), readings).await {
+                Err(Error::Storage(vigie_store::Error::Stale(series))) if again.is_some() => {
+                    tracing::debug!(
+                        series,
+                        attempts,
+                        "another node scored a series meanwhile; scoring again"
+                    );
+                    self.stale_retries.fetch_add(1, Ordering::Relaxed);
+                    readings = again.expect("checked by the guard");
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// How many requests were scored again because another node had scored one of
+    /// their series meanwhile (each change of node costs one).
+    pub fn stale_retries(&self) -> u64 {
+        self.stale_retries.load(Ordering::Relaxed)
+    }
+
+    /// One attempt at [`Pipeline::ingest`]: score with the detectors in memory (loaded
+    /// from the store when absent), then store; on any failure the detectors of the
+    /// request are dropped, to be reloaded by the next request.
+    async fn ingest_once(
+        &self,
+        project: ProjectKey,
+        readings: Vec<ValidReading>,
+    ) -> Result<IngestSummary> {
         // Per series: the index of the last reading of each time (the one stored).
         // Keys borrow from the readings: no allocation per reading.
         let mut series: BTreeMap<(&str, &str), BTreeMap<i64, usize>> = BTreeMap::new();
@@ -327,6 +371,7 @@ impl Pipeline {
         let mut detection = Vec::with_capacity(series.len());
         for (((sensor_id, value_name), times), guard) in series.into_iter().zip(guards) {
             let slot = guard.as_mut().expect("loaded before scoring");
+            let previous_scored_until_us = slot.scored_until_us;
             let mut touched: BTreeMap<i64, AnomalyEvent> = BTreeMap::new();
             let fresh = times.range(
                 slot.scored_until_us
@@ -365,6 +410,7 @@ impl Pipeline {
                 value_name: value_name.to_owned(),
                 checkpoint,
                 scored_until_us,
+                previous_scored_until_us,
                 events: touched.into_values().collect(),
             });
         }

@@ -92,6 +92,7 @@ mod tests {
             value_name: "x".into(),
             checkpoint: None,
             scored_until_us: 1_000,
+            previous_scored_until_us: None,
             events: starts
                 .iter()
                 .map(|&start_us| AnomalyEvent {

@@ -142,6 +142,7 @@ async fn without_a_usable_checkpoint_a_new_detector_learns_from_the_latest_readi
             value_name: "temperature".into(),
             checkpoint: Some(r#"{"format": "of another version"}"#.into()),
             scored_until_us: last_us,
+            previous_scored_until_us: Some(last_us),
             events: Vec::new(),
         }],
         assets: Vec::new(),

@@ -431,6 +431,41 @@ async fn series_ids(
         .collect()
 }
 
+/// Refuses the job with [`Error::Stale`] when a series' detection did not start from
+/// the progress the store holds (another node scored it meanwhile). The series rows
+/// stay locked until the transaction ends, so that two nodes cannot both pass.
+async fn check_progress(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    ids: &[i64],
+    job: &IngestJob,
+) -> Result<()> {
+    for chunk in job.detection.chunks(CHUNK) {
+        let sql = format!(
+            "SELECT s.id, s.scored_until_us FROM series s JOIN (VALUES {}) AS v ON s.id = v.column1{}",
+            dialect.values(chunk.len(), 1),
+            dialect.for_update("s")
+        );
+        let mut query = bulk_query(&sql, chunk.len());
+        for (series, _) in chunk {
+            query = query.bind(ids[*series]);
+        }
+        let stored: HashMap<i64, Option<i64>> = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("scored_until_us")?)))
+            .collect::<Result<_>>()?;
+        for (series, detection) in chunk {
+            if stored.get(&ids[*series]).copied().flatten() != detection.previous_scored_until_us {
+                let (sensor_id, value_name) = &job.series[*series];
+                return Err(Error::Stale(format!("{sensor_id}/{value_name}")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Binds each row's series id, time, value, precision, labels and, for inserts, score
 /// and expected range.
 fn bind_rows<'q>(
@@ -468,6 +503,7 @@ pub(crate) async fn write(
     job: &IngestJob,
 ) -> Result<IngestSummary> {
     let ids = series_ids(conn, dialect, cache, job).await?;
+    check_progress(conn, dialect, &ids, job).await?;
     let full = full_chunk_statements(dialect);
     let statement = |rows: usize, which: usize, build: &dyn Fn() -> String| {
         if rows == CHUNK {

@@ -62,6 +62,10 @@ pub enum Error {
     /// The database URL is not one Vigie can use.
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
+    /// A detector's progress is not what the store holds: another node scored the
+    /// series meanwhile. Nothing of the batch was written; reload and score again.
+    #[error("series {0} was scored further by another node")]
+    Stale(String),
     /// The group-commit writer stopped (the store is shutting down).
     #[error("storage writer is not running")]
     WriterStopped,

@@ -429,6 +429,11 @@ pub struct SeriesDetection {
     pub checkpoint: Option<String>,
     /// Time of the last scored reading, microseconds.
     pub scored_until_us: i64,
+    /// The progress the detector started the batch from (the store's
+    /// `scored_until_us` when it loaded or last wrote): the batch is refused with
+    /// [`crate::Error::Stale`] unless the store still holds it, so that a series is
+    /// scored in time order by one detector whatever node receives its readings.
+    pub previous_scored_until_us: Option<i64>,
     /// Events created or extended by the batch (upserted by start time).
     pub events: Vec<AnomalyEvent>,
 }

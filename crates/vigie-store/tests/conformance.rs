@@ -866,6 +866,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             value_name: "x".into(),
             checkpoint: Some(r#"{"n":3}"#.into()),
             scored_until_us: 2,
+            previous_scored_until_us: None,
             events: vec![event.clone()],
         }],
         assets: Vec::new(),
@@ -902,6 +903,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             value_name: "x".into(),
             checkpoint: None,
             scored_until_us: 4,
+            previous_scored_until_us: Some(2),
             events: vec![grown.clone()],
         }],
         assets: Vec::new(),
@@ -921,20 +923,29 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
             scored_until_us: Some(4)
         }
     );
-    // A stale writer (a detector that had not seen the latest readings) moves nothing
-    // back: neither the progress nor the checkpoint.
+    // A stale writer (a detector that had not seen the latest readings, as another
+    // node's would be) is refused whole: no reading, no progress, no checkpoint.
     let stale = IngestBatch {
-        readings: vec![scored(3, 1.0, None)],
+        readings: vec![scored(3, 1.0, Some(0.5))],
         detection: vec![SeriesDetection {
             sensor_id: "s".into(),
             value_name: "x".into(),
             checkpoint: Some(r#"{"n":"stale"}"#.into()),
             scored_until_us: 3,
+            previous_scored_until_us: Some(2),
             events: vec![],
         }],
         assets: Vec::new(),
     };
-    store.ingest_batch(project.clone(), stale).await.unwrap();
+    assert!(matches!(
+        store.ingest_batch(project.clone(), stale).await,
+        Err(Error::Stale(series)) if series == "s/x"
+    ));
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!(
+        stored[2].score, None,
+        "nothing written: the stale score is not"
+    );
     assert_eq!(
         store.series_detection(&project, "s", "x").await.unwrap(),
         StoredDetection {
