@@ -2,9 +2,12 @@
 //!
 //! Client authentication and access-token verification read an in-memory snapshot of
 //! the applications, signing keys and revocations, reloaded whenever the store's
-//! generation number changes (polled, so changes made by the operator CLI in another
-//! process are seen within one poll interval). Refresh-token rotation always goes to
-//! the store, so disabling an application stops its refresh tokens at once.
+//! generation number changes: polled, and looked at before every client
+//! authentication, so that an application created, disabled or rotated through another
+//! server (or the operator CLI) is honoured by this one at once. An access token of a
+//! just-disabled application is refused by the other servers from their next poll.
+//! Refresh-token rotation always goes to the store, so disabling an application stops
+//! its refresh tokens at once.
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -270,10 +273,12 @@ impl AuthService {
     ///
     /// An unknown id, a wrong secret and a disabled application fail identically, in
     /// body and in the work done. The previous secret of a rotated application is
-    /// accepted until its grace period ends. Credentials this server's copy refuses are
-    /// checked once more against the store when it changed since the last reload (an
-    /// application created or a secret rotated through another server), before the
-    /// failure counts; every failure takes that same path.
+    /// accepted until its grace period ends. The store's generation is read first, and
+    /// the applications reloaded when it moved, so that an application created,
+    /// disabled or given a new secret through another server is honoured at once.
+    /// Credentials this server's copy refuses are checked once more against the store
+    /// (the poller may be reloading meanwhile), before the failure counts; every
+    /// failure takes that same path.
     ///
     /// # Errors
     /// `invalid_client`, or [`Error::RateLimited`] once the failures from this address
@@ -283,6 +288,21 @@ impl AuthService {
         credentials: &ClientCredentials,
         address: IpAddr,
     ) -> Result<AuthenticatedClient> {
+        // Another server may have disabled the application (or rotated its secret
+        // without grace) a moment ago: one look at the store's generation first, so
+        // that every server refuses it at once. If the store does not answer, the
+        // copy in memory decides.
+        match self.store.generation().await {
+            Ok(generation) if generation != self.snapshot().generation => {
+                if let Err(error) = self.reload_if_changed().await {
+                    tracing::warn!(%error, "could not reload changed applications");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "could not check the store for changed applications");
+            }
+        }
         if let Some(client) = self.check_credentials(credentials) {
             return Ok(client);
         }

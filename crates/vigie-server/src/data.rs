@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 413, description = "Too large or too many readings", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid readings (index, field, reason of each); nothing stored", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Other nodes kept storing readings of the same series first; nothing stored, send again", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn data_post(
     State(state): State<AppState>,
@@ -50,7 +51,13 @@ async fn data_post(
         .pipeline
         .ingest(project, readings)
         .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .map_err(|error| match error {
+            // Other nodes kept scoring these series first, attempt after attempt.
+            vigie_pipeline::Error::Storage(vigie_store::Error::Stale(_)) => ApiError::Unavailable(
+                "other nodes are storing readings of these series right now; nothing was stored, send again",
+            ),
+            other => ApiError::internal(&other),
+        })?;
     state.metrics.readings_ingested(received);
     // 201, as the product's connectors require: anything else is a failure to them.
     Ok((

@@ -1,7 +1,8 @@
 //! Several `vigie serve` nodes on one PostgreSQL database behind HAProxy behave as one
 //! service: one series pushed in time order, round-robin through three nodes, one of
 //! them killed with SIGKILL half-way and restarted, gets exactly the scores one node
-//! alone gives, and nothing acknowledged is lost.
+//! alone gives, and nothing acknowledged is lost; an application created or disabled
+//! in the store is honoured by every node at once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -249,7 +250,7 @@ fn median(durations: &[Duration]) -> Duration {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_nodes_behind_haproxy_score_as_one_and_lose_nothing_when_one_is_killed() {
+async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_at_once() {
     if !haproxy_installed() {
         return;
     }
@@ -299,6 +300,39 @@ async fn three_nodes_behind_haproxy_score_as_one_and_lose_nothing_when_one_is_ki
     );
     let differences = stored.iter().zip(&expected).filter(|(a, b)| a != b).count();
     assert_eq!(differences, 0, "scores differ from one node's");
+
+    // An application created in the store is good for a token from every node at once,
+    // and refused by every node at once once disabled.
+    let app = admin(&shared.db, &["app", "create", "--org", &shared.org, "cmms"]);
+    let late = Plant {
+        app: app["application_id"].as_str().unwrap().to_owned(),
+        secret: app["application_secret"].as_str().unwrap().to_owned(),
+        db: shared.db.clone(),
+        org: shared.org.clone(),
+    };
+    let http = reqwest::Client::new();
+    let token_status = |port: u16| {
+        let request = http
+            .post(format!("http://127.0.0.1:{port}/v0/oauth2/token"))
+            .basic_auth(&late.app, Some(&late.secret))
+            .form(&[("grant_type", "client_credentials")]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    for node in &nodes {
+        assert_eq!(
+            token_status(node.port).await,
+            200,
+            "a new application, at once"
+        );
+    }
+    admin(&shared.db, &["app", "disable", &late.app]);
+    for node in &nodes {
+        assert_eq!(
+            token_status(node.port).await,
+            401,
+            "a disabled application, at once"
+        );
+    }
     eprintln!(
         "push of {BATCH} readings: median {:?} on one node, {:?} round-robin over three \
          (every push a change of node)",

@@ -373,7 +373,7 @@ async fn scopes_are_normalised(backend: Backend) {
 
 /// A freshly provisioned application was refused by the other servers on the same
 /// database until their next reload; a rotated secret too.
-async fn other_servers_accept_a_new_application_at_once(backend: Backend) {
+async fn other_servers_honour_new_rotated_and_disabled_applications_at_once(backend: Backend) {
     let Some(first) = spawn(backend, Options::default()).await else {
         return;
     };
@@ -405,6 +405,21 @@ async fn other_servers_accept_a_new_application_at_once(backend: Backend) {
         .token_as(&app_id, "vgs_wrong", "grant_type=client_credentials")
         .await;
     assert_eq!(refused.status(), 401);
+    // Disabled through the first server's store: the second refuses it at once,
+    // although it last reloaded before.
+    first
+        .store
+        .disable_application(&app_id, vigie_auth::clock::Clock::now_ms(&*first.clock))
+        .await
+        .unwrap();
+    let refused = second
+        .token_as(
+            &app_id,
+            rotated.expose_secret(),
+            "grant_type=client_credentials",
+        )
+        .await;
+    assert_eq!(refused.status(), 401, "disabled is refused at once");
 }
 
 /// Dates outside years 0000–9999 once in UTC were accepted and read back as dates the
@@ -479,5 +494,5 @@ on_both_backends!(
     malformed_paths_are_problems,
     series_are_listed_in_pages,
     scopes_are_normalised,
-    other_servers_accept_a_new_application_at_once,
+    other_servers_honour_new_rotated_and_disabled_applications_at_once,
 );
