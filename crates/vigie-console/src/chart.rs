@@ -4,10 +4,11 @@
 //! still gives each pixel column a bucket; either way downsampled with [`crate::m4`].
 //!
 //! Finer rollups are only written for dense requests (`vigie_store::rollups`), so each
-//! hour is checked: its finer buckets are used when their counts add up to the hour's,
-//! its readings are read when they do not and are few enough, its own rollup otherwise.
+//! hour is checked: its finest buckets are used when their counts add up to the hour's,
+//! else its minutes when they do, else its readings when few enough, else its own
+//! rollup.
 
-use vigie_store::{HOUR_S, Result, Rollup, SeriesRef, Store, bucket_start};
+use vigie_store::{HOUR_S, ROLLUP_WIDTHS_S, Result, Rollup, SeriesRef, Store, bucket_start};
 
 use crate::m4::{Point, m4};
 
@@ -40,7 +41,8 @@ impl Source {
 }
 
 /// The chart of one series over `[from_us, to_us)`, `columns` pixels wide: at most
-/// four points per column (see [`m4`]), with the source they were read from.
+/// four points per column (see [`m4`]), with the source they were read from (the
+/// coarsest, when hours came from different widths).
 pub async fn chart(
     store: &dyn Store,
     series: SeriesRef<'_>,
@@ -70,14 +72,33 @@ pub async fn chart(
             // Whole hours, so that each can be checked against its finer buckets.
             let start = bucket_start(from_us, HOUR_S);
             let end = bucket_start(to_us - 1, HOUR_S) + HOUR_S * 1_000_000;
-            let finer = store.series_rollups(series, width_s, start, end).await?;
-            let (mut points, uncovered) = covered_points(&hours, &finer);
+            // The finest width first; an hour it does not cover may be covered by a
+            // coarser one (a sensor sending few readings per request gets minutes,
+            // not seconds).
+            let mut points = Vec::new();
+            let mut uncovered: Vec<&Rollup> = hours.iter().collect();
+            for width in ROLLUP_WIDTHS_S
+                .into_iter()
+                .filter(|&w| w >= width_s && w < HOUR_S)
+            {
+                if uncovered.is_empty() {
+                    break;
+                }
+                let finer = store.series_rollups(series, width, start, end).await?;
+                let (covered, rest) = covered_points(&uncovered, &finer);
+                if !covered.is_empty() {
+                    source = Source::Rollups(width);
+                }
+                points.extend(covered);
+                uncovered = rest;
+            }
             let missing: i64 = uncovered.iter().map(|h| h.reading_count).sum();
             for hour in uncovered {
                 if missing <= READINGS_BUDGET {
                     let end = hour.bucket_us + HOUR_S * 1_000_000;
                     points.extend(readings(store, series, hour.bucket_us, end).await?);
                 } else {
+                    source = Source::Rollups(HOUR_S);
                     points.extend(rollup_points(hour));
                 }
             }
@@ -130,7 +151,7 @@ pub fn choose_source(hours: &[Rollup], from_us: i64, to_us: i64, columns: usize)
 /// one second, when even that does not).
 fn rollup_width(from_us: i64, to_us: i64, columns: usize) -> i64 {
     let column_s = (to_us - from_us) / 1_000_000 / columns.max(1) as i64;
-    vigie_store::ROLLUP_WIDTHS_S
+    ROLLUP_WIDTHS_S
         .into_iter()
         .rev()
         .find(|&width_s| width_s <= column_s)
@@ -139,11 +160,11 @@ fn rollup_width(from_us: i64, to_us: i64, columns: usize) -> i64 {
 
 /// The points of the finer rollups of the hours they cover entirely, and the hours
 /// they do not (whose counts differ from the sum of their finer buckets').
-fn covered_points<'h>(hours: &'h [Rollup], finer: &[Rollup]) -> (Vec<Point>, Vec<&'h Rollup>) {
+fn covered_points<'h>(hours: &[&'h Rollup], finer: &[Rollup]) -> (Vec<Point>, Vec<&'h Rollup>) {
     let mut points = Vec::with_capacity(finer.len() * 4);
     let mut uncovered = Vec::new();
     let mut rest = finer;
-    for hour in hours {
+    for &hour in hours {
         let end = hour.bucket_us + HOUR_S * 1_000_000;
         let skip = rest
             .iter()
@@ -261,7 +282,7 @@ mod tests {
             rollup(HOUR_US, 120),
             rollup(HOUR_US + 60_000_000, 0),
         ];
-        let (points, uncovered) = covered_points(&hours, &finer);
+        let (points, uncovered) = covered_points(&hours.iter().collect::<Vec<_>>(), &finer);
         assert_eq!(
             points.len(),
             8,

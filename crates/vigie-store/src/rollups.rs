@@ -28,7 +28,7 @@ pub const HOUR_S: i64 = 3_600;
 
 /// Readings per bucket, on average over the buckets a request touches, for a width
 /// finer than the hour to be written.
-const DENSE_ENOUGH: usize = 4;
+const DENSE_ENOUGH: usize = 16;
 
 /// The readings of one series in one bucket, summarised.
 #[derive(Debug, Clone, PartialEq, Serialize, FromRow)]
@@ -296,8 +296,8 @@ mod tests {
 
     #[test]
     fn dense_series_get_every_width_and_sparse_ones_hours_only() {
-        // Series 0: 1 reading every 100 ms for 2 s; series 1: one every five minutes.
-        let mut rows: Vec<WriteRow> = (0..20).map(|i| row(0, i * 100_000, i as f64)).collect();
+        // Series 0: 1 reading every 50 ms for 2 s; series 1: one every five minutes.
+        let mut rows: Vec<WriteRow> = (0..40).map(|i| row(0, i * 50_000, i as f64)).collect();
         rows.extend((0..24).map(|i| row(1, i * 300_000_000, 5.0)));
         let planned = plan(&rows);
         let widths = |series: usize| -> Vec<(i64, usize)> {
@@ -314,15 +314,18 @@ mod tests {
         let (_, _, second) = &planned[1];
         assert_eq!(
             (second.bucket_us, second.reading_count),
-            (1_000_000, 10),
+            (1_000_000, 20),
             "second bucket of series 0"
         );
-        assert_eq!((second.first_value, second.last_value), (10.0, 19.0));
-        assert_eq!((second.min_value, second.max_value), (10.0, 19.0));
-        assert_eq!(second.max_score, Some(0.19));
+        assert_eq!((second.first_value, second.last_value), (20.0, 39.0));
+        assert_eq!((second.min_value, second.max_value), (20.0, 39.0));
+        assert_eq!(second.max_score, Some(0.39));
         assert_eq!(
             (second.expected_low, second.expected_high),
-            (Some(9.0), Some(20.0))
+            (Some(19.0), Some(40.0))
         );
+        // Eight readings in one second are too few to gain from a second's row.
+        let sparse: Vec<WriteRow> = (0..8).map(|i| row(0, i * 100_000, 1.0)).collect();
+        assert!(plan(&sparse).iter().all(|(_, width, _)| *width == 3_600));
     }
 }

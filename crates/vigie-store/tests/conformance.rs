@@ -1226,14 +1226,14 @@ async fn users_are_unique_by_email_and_sessions_end(store: Arc<dyn Store>) {
     ));
 }
 
-/// Ten readings a second for `seconds` seconds from `start_us`, value = index, score =
-/// index / 1000, expected range value ± 1.
+/// Twenty readings a second for `seconds` seconds from `start_us`, value = index,
+/// score = index / 10,000, expected range value ± 1.
 fn dense(start_us: i64, seconds: i64) -> IngestBatch {
     IngestBatch {
-        readings: (0..seconds * 10)
+        readings: (0..seconds * 20)
             .map(|i| ScoredReading {
-                reading: reading("s", "x", start_us + i * 100_000, i as f64),
-                score: Some(i as f64 / 1000.0),
+                reading: reading("s", "x", start_us + i * 50_000, i as f64),
+                score: Some(i as f64 / 10_000.0),
                 expected: Some((i as f64 - 1.0, i as f64 + 1.0)),
             })
             .collect(),
@@ -1269,14 +1269,14 @@ async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Sto
         .unwrap();
     assert_eq!(hours.len(), 1, "{hours:?}");
     let hour = &hours[0];
-    assert_eq!((hour.bucket_us, hour.reading_count), (HOUR, 1201));
+    assert_eq!((hour.bucket_us, hour.reading_count), (HOUR, 2401));
     assert_eq!((hour.first_us, hour.first_value), (HOUR, 0.0));
     assert_eq!((hour.last_us, hour.last_value), (HOUR + 600_000_000, -5.0));
-    assert_eq!((hour.min_value, hour.max_value), (-5.0, 899.0));
-    assert_eq!(hour.max_score, Some(0.899));
+    assert_eq!((hour.min_value, hour.max_value), (-5.0, 1799.0));
+    assert_eq!(hour.max_score, Some(0.1799));
     assert_eq!(
         (hour.expected_low, hour.expected_high),
-        (Some(-1.0), Some(900.0))
+        (Some(-1.0), Some(1800.0))
     );
 
     // Minutes: the second minute merges both requests (30 s + 30 s of readings).
@@ -1286,18 +1286,18 @@ async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Sto
         .unwrap();
     assert_eq!(
         minutes.iter().map(|m| m.reading_count).collect::<Vec<_>>(),
-        [600, 600],
+        [1200, 1200],
         "{minutes:?}"
     );
     let second_minute = &minutes[1];
-    assert_eq!(second_minute.first_value, 600.0);
+    assert_eq!(second_minute.first_value, 1200.0);
     assert_eq!(
-        second_minute.last_value, 299.0,
+        second_minute.last_value, 599.0,
         "the later request's last reading"
     );
     assert_eq!(
         (second_minute.min_value, second_minute.max_value),
-        (0.0, 899.0)
+        (0.0, 1799.0)
     );
     // The lone reading is in the hour only: the minutes do not add up to it.
     let in_minutes: i64 = minutes.iter().map(|m| m.reading_count).sum();
@@ -1307,7 +1307,7 @@ async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Sto
         .await
         .unwrap();
     assert_eq!(seconds.len(), 10);
-    assert!(seconds.iter().all(|s| s.reading_count == 10));
+    assert!(seconds.iter().all(|s| s.reading_count == 20));
 
     // Chart readings keep score and expected range, in time order, up to the limit.
     let readings = store
@@ -1315,8 +1315,8 @@ async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Sto
         .await
         .unwrap();
     assert_eq!(readings.len(), 5);
-    assert_eq!(readings[2].time_us, HOUR + 200_000);
-    assert_eq!(readings[2].score, Some(0.002));
+    assert_eq!(readings[2].time_us, HOUR + 100_000);
+    assert_eq!(readings[2].score, Some(0.0002));
     assert_eq!(
         (readings[2].expected_low, readings[2].expected_high),
         (Some(1.0), Some(3.0))
