@@ -130,6 +130,10 @@ pub(crate) struct AssetState {
     /// How many series `index` holds.
     #[serde(skip)]
     indexed: usize,
+    /// How many requests had fed the asset in the store when this state was loaded,
+    /// plus those it took since (see `AssetDetection::previous_version`).
+    #[serde(skip)]
+    pub(crate) fed_version: i64,
 }
 
 /// What one batch did to an asset, before it is stored.
@@ -155,6 +159,7 @@ impl AssetState {
             relearned_from_us: None,
             index: HashMap::new(),
             indexed: 0,
+            fed_version: 0,
         }
     }
 
@@ -427,30 +432,34 @@ impl AssetState {
         outcome
     }
 
-    /// The batch's detection results for the store, with a checkpoint when one is due.
+    /// What the store keeps of a request that fed the asset: its rows, events and
+    /// progress, with a checkpoint when one is due, and the version the state took it
+    /// at (a request that completed no row counts too: it fed readings that wait for
+    /// their row).
     pub(crate) fn detection(
         &mut self,
         asset_id: i64,
         outcome: AssetOutcome,
         config: &DetectionConfig,
-    ) -> Result<Option<AssetDetection>, serde_json::Error> {
-        let Some(scored_until_us) = self.last_row_us.filter(|_| !outcome.rows.is_empty()) else {
-            return Ok(None);
-        };
+    ) -> Result<AssetDetection, serde_json::Error> {
+        let previous_version = self.fed_version;
+        self.fed_version += 1;
+        let scored_until_us = self.last_row_us.filter(|_| !outcome.rows.is_empty());
         let checkpoint = if self.unsaved_rows >= u64::from(config.asset_checkpoint_rows) {
             self.unsaved_rows = 0;
             Some(serde_json::to_string(self)?)
         } else {
             None
         };
-        Ok(Some(AssetDetection {
+        Ok(AssetDetection {
             asset_id,
             checkpoint,
             scored_until_us,
+            previous_version,
             rows: outcome.rows,
             events: outcome.events.into_values().collect(),
             relearned: outcome.relearned,
-        }))
+        })
     }
 }
 

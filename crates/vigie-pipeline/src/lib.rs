@@ -457,9 +457,7 @@ impl Pipeline {
                 asset.relearn_from_us,
                 &self.config,
             );
-            if let Some(detection) = state.detection(asset.id, outcome, &self.config)? {
-                detections.push(detection);
-            }
+            detections.push(state.detection(asset.id, outcome, &self.config)?);
             guards.push(guard);
         }
         Ok(detections)
@@ -539,7 +537,15 @@ impl Pipeline {
     /// replayed (their rows are stored already). Without a usable checkpoint, the
     /// asset's readings are replayed from the start, up to
     /// [`DetectionConfig::asset_replay_limit`]; beyond, the model learns again.
-    async fn load_asset(&self, project: &ProjectKey, asset: &AssetLayout) -> Result<AssetState> {
+    async fn load_asset(&self, project: &ProjectKey, cached: &AssetLayout) -> Result<AssetState> {
+        // The store's latest checkpoint and version, read before the readings to
+        // replay: a request stored between the two is then replayed too, and the
+        // version tells (the next write is refused as stale, and the asset reloads).
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let layouts = self.store.asset_layouts(project, now_ms).await?;
+        let asset = layouts.iter().find(|a| a.id == cached.id).unwrap_or(cached);
         let restored = asset
             .state
             .as_deref()
@@ -560,10 +566,10 @@ impl Pipeline {
             .await?;
         if replay.len() >= limit as usize {
             tracing::warn!(asset = %asset.name, "too many readings to replay; the asset's model learns again");
-            return Ok(AssetState::new(
-                asset.members.clone().unwrap_or_default(),
-                asset.sampling_us,
-            ));
+            let mut fresh =
+                AssetState::new(asset.members.clone().unwrap_or_default(), asset.sampling_us);
+            fresh.fed_version = asset.fed_version;
+            return Ok(fresh);
         }
         // The readings after the checkpoint give back the rows stored since (discarded
         // here) and the readings still waiting for their row.
@@ -572,6 +578,7 @@ impl Pipeline {
             asset.relearn_from_us,
             &self.config,
         );
+        state.fed_version = asset.fed_version;
         Ok(state)
     }
 

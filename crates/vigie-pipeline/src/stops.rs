@@ -110,7 +110,8 @@ mod tests {
         AssetDetection {
             asset_id,
             checkpoint: None,
-            scored_until_us: 1_000,
+            scored_until_us: Some(1_000),
+            previous_version: 0,
             rows: Vec::new(),
             events: starts
                 .iter()

@@ -100,6 +100,7 @@ struct AssetRow {
     state_until_us: Option<i64>,
     scored_until_us: Option<i64>,
     relearn_from_us: Option<i64>,
+    fed_version: i64,
 }
 
 pub(crate) async fn asset_layouts(
@@ -119,7 +120,8 @@ pub(crate) async fn asset_layouts(
     .await
     .map_err(|e| map_insert_error(e, || "asset".into(), ("project", &project.code)))?;
     let rows: Vec<AssetRow> = sqlx::query_as(
-        "SELECT id, name, sampling_us, state, state_until_us, scored_until_us, relearn_from_us
+        "SELECT id, name, sampling_us, state, state_until_us, scored_until_us, relearn_from_us,
+           fed_version
          FROM assets WHERE org_id = $1 AND project_code = $2 ORDER BY name",
     )
     .bind(&project.org_id)
@@ -163,6 +165,7 @@ pub(crate) async fn asset_layouts(
             state_until_us: row.state_until_us,
             scored_until_us: row.scored_until_us,
             relearn_from_us: row.relearn_from_us,
+            fed_version: row.fed_version,
         })
         .collect())
 }
@@ -265,6 +268,22 @@ pub(crate) async fn write(
     detections: &[AssetDetection],
 ) -> Result<()> {
     for detection in detections {
+        // The asset's row stays locked until the transaction ends: two nodes cannot
+        // both feed it from the same version.
+        let stored: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT fed_version FROM assets WHERE id = $1{}",
+            dialect.for_update("assets")
+        ))
+        .bind(detection.asset_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if stored != Some(detection.previous_version) {
+            return Err(Error::Stale(format!("asset {}", detection.asset_id)));
+        }
+        sqlx::query("UPDATE assets SET fed_version = fed_version + 1 WHERE id = $1")
+            .bind(detection.asset_id)
+            .execute(&mut *conn)
+            .await?;
         for chunk in detection.rows.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO asset_health (asset_id, time_us, health, contributors) VALUES {}

@@ -407,9 +407,15 @@ pub struct AssetDetection {
     pub asset_id: i64,
     /// The model's serialised state after the batch, when the batch checkpoints it.
     pub checkpoint: Option<String>,
-    /// Time of the last row scored, microseconds.
-    pub scored_until_us: i64,
-    /// The rows scored.
+    /// Time of the last row scored, microseconds; `None` when no row was scored yet.
+    pub scored_until_us: Option<i64>,
+    /// How many requests had fed the asset's model when it took this one (the store's
+    /// `fed_version` when it was loaded, plus the requests it took since): the batch is
+    /// refused with [`crate::Error::Stale`] unless the store still holds it, so that an
+    /// asset is scored as by one model whatever node receives its readings.
+    pub previous_version: i64,
+    /// The rows scored (none when the request only brought readings still waiting
+    /// for their row).
     pub rows: Vec<HealthRow>,
     /// Events created or extended (upserted by start time).
     pub events: Vec<AssetEvent>,
@@ -558,6 +564,8 @@ pub struct AssetLayout {
     pub scored_until_us: Option<i64>,
     /// A requested "new normal": learn again from the first row at or after this time.
     pub relearn_from_us: Option<i64>,
+    /// How many requests have fed its model (see [`AssetDetection::previous_version`]).
+    pub fed_version: i64,
 }
 
 /// The name of a project's default asset.

@@ -12,14 +12,16 @@ use serde_json::{Value, json};
 mod common;
 use common::{VIGIE, admin, free_port, temp_dir, wait_listening};
 
-/// Readings of the series, one a minute, pushed 100 to a request.
+/// Times of the series, one a minute, pushed 100 to a request.
 const READINGS: usize = 4_000;
 const BATCH: usize = 100;
 
-/// The series: a daily wave, deterministic noise, a spike and a level shift.
+/// Two series of one press: its temperature (a daily wave, deterministic noise, a
+/// spike and a level shift) and its force, which follows the temperature; both make
+/// the project's default asset.
 fn batch(index: usize) -> Value {
     let readings: Vec<Value> = (index * BATCH..(index + 1) * BATCH)
-        .map(|i| {
+        .flat_map(|i| {
             let t = 1_700_000_000_000_000 + i as i64 * 60_000_000;
             let daily = (i as f64 * std::f64::consts::TAU / 1440.0).sin() * 10.0;
             let noise = ((i * 7919) % 101) as f64 / 100.0 - 0.5;
@@ -28,9 +30,13 @@ fn batch(index: usize) -> Value {
                 3_200.. => 8.0,
                 _ => 0.0,
             };
-            json!({"sensorId": "press-7", "valueName": "temperature",
-                   "date": vigie_proto::time::Timestamp::from_micros(t).to_string(),
-                   "value": 50.0 + daily + noise + event})
+            let date = vigie_proto::time::Timestamp::from_micros(t).to_string();
+            let temperature = 50.0 + daily + noise + event;
+            let force = 2.0 * temperature + ((i * 104_729) % 97) as f64 / 50.0;
+            [
+                json!({"sensorId": "press-7", "valueName": "temperature", "date": date, "value": temperature}),
+                json!({"sensorId": "press-7", "valueName": "force", "date": date, "value": force}),
+            ]
         })
         .collect();
     Value::from(readings)
@@ -61,7 +67,6 @@ impl Node {
             .args(["serve", "--database-url", &self.db])
             .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .env("VIGIE_ISSUER", &self.issuer)
-            .env("VIGIE_ASSET_HEALTH", "false")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -197,6 +202,34 @@ impl Plant {
         took
     }
 
+    /// Every health row of the default asset: (date, health), in time order.
+    async fn health(&self, url: &str) -> Vec<(String, f64)> {
+        let http = reqwest::Client::new();
+        let token = self.token(&http, url).await;
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut request = http
+                .get(format!("{url}/v0/organisations/{}/health/line", self.org))
+                .bearer_auth(&token)
+                .query(&[("limit", "1000")]);
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("cursor", cursor)]);
+            }
+            let page: Value = request.send().await.unwrap().json().await.unwrap();
+            for row in page["rows"].as_array().unwrap() {
+                all.push((
+                    row["date"].as_str().unwrap().to_owned(),
+                    row["health"].as_f64().unwrap(),
+                ));
+            }
+            match page["nextCursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
     /// Every stored reading: (date, value, score), in time order.
     async fn scores(&self, url: &str) -> Vec<(String, f64, Option<f64>)> {
         let http = reqwest::Client::new();
@@ -267,10 +300,16 @@ async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_
         let url = format!("http://127.0.0.1:{}", node.port);
         let took = single.push(&url, |_| {}).await;
         let expected = single.scores(&url).await;
-        (node, url, took, expected)
+        let health = single.health(&url).await;
+        (node, url, took, expected, health)
     };
-    let (_alone, _, alone_took, expected) = alone_url;
-    assert_eq!(expected.len(), READINGS);
+    let (_alone, _, alone_took, expected, expected_health) = alone_url;
+    assert_eq!(expected.len(), 2 * READINGS);
+    assert!(
+        expected_health.len() > READINGS / 2,
+        "{} health rows",
+        expected_health.len()
+    );
     let anomalous = expected
         .iter()
         .filter(|(_, _, s)| s.is_some_and(|s| s > 0.5))
@@ -295,11 +334,22 @@ async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_
     let stored = shared.scores(&url).await;
     assert_eq!(
         stored.len(),
-        READINGS,
+        2 * READINGS,
         "every acknowledged reading is stored"
     );
     let differences = stored.iter().zip(&expected).filter(|(a, b)| a != b).count();
     assert_eq!(differences, 0, "scores differ from one node's");
+    let health = shared.health(&url).await;
+    assert_eq!(health.len(), expected_health.len());
+    let health_differences = health
+        .iter()
+        .zip(&expected_health)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(
+        health_differences, 0,
+        "asset health differs from one node's"
+    );
 
     // An application created in the store is good for a token from every node at once,
     // and refused by every node at once once disabled.
@@ -334,8 +384,9 @@ async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_
         );
     }
     eprintln!(
-        "push of {BATCH} readings: median {:?} on one node, {:?} round-robin over three \
+        "push of {} readings: median {:?} on one node, {:?} round-robin over three \
          (every push a change of node)",
+        2 * BATCH,
         median(&alone_took),
         median(&took)
     );
