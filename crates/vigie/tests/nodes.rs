@@ -350,6 +350,11 @@ async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_
         health_differences, 0,
         "asset health differs from one node's"
     );
+    eprintln!(
+        "{} scores and {} health rows, all equal to one node's",
+        stored.len(),
+        health.len()
+    );
 
     // An application created in the store is good for a token from every node at once,
     // and refused by every node at once once disabled.
