@@ -64,6 +64,9 @@ pub struct Metrics {
     request_seconds: LatencyFamily,
     detectors_resident: Gauge,
     detector_memory_bytes: Gauge,
+    stale_retries: Counter,
+    /// One scrape at a time brings `stale_retries` up to date.
+    stale_retries_sync: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -112,8 +115,16 @@ impl Default for Metrics {
             "Memory the resident anomaly detectors take (an estimate)",
             detector_memory_bytes.clone(),
         );
+        let stale_retries = Counter::default();
+        registry.register(
+            "stale_detector_retries",
+            "Pushes scored again because another node had scored one of their series or assets since",
+            stale_retries.clone(),
+        );
         Self {
             registry,
+            stale_retries,
+            stale_retries_sync: std::sync::Mutex::new(()),
             detectors_resident,
             detector_memory_bytes,
             tokens_issued,
@@ -152,6 +163,17 @@ impl Metrics {
     /// Counts readings accepted by the push API.
     pub fn readings_ingested(&self, count: u64) {
         self.readings_ingested.inc_by(count);
+    }
+
+    /// Brings the count of pushes scored again up to the pipeline's (read at each
+    /// scrape).
+    pub fn stale_retries(&self, total: u64) {
+        let _one_at_a_time = self
+            .stale_retries_sync
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let counted = self.stale_retries.get();
+        self.stale_retries.inc_by(total.saturating_sub(counted));
     }
 
     /// Records what the detectors take in memory (read at each scrape).

@@ -51,6 +51,7 @@ async fn readyz_get(State(state): State<AppState>) -> Result<Response, ApiError>
     responses((status = 200, description = "Metrics", body = String, content_type = "application/openmetrics-text")))]
 async fn metrics_get(State(state): State<AppState>) -> Response {
     state.metrics.detectors_resident(state.pipeline.resident());
+    state.metrics.stale_retries(state.pipeline.stale_retries());
     let mut response = state.metrics.render().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -350,8 +350,24 @@ async fn three_nodes_behind_haproxy_score_as_one_and_honour_application_changes_
         health_differences, 0,
         "asset health differs from one node's"
     );
+    // Each node counts the pushes it scored again after another node's.
+    let mut retries = 0.0;
+    for node in &nodes {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", node.port))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with("vigie_stale_detector_retries_total "))
+            .expect("the counter is exported");
+        retries += line.rsplit(' ').next().unwrap().parse::<f64>().unwrap();
+    }
+    assert!(retries >= 20.0, "{retries} pushes scored again");
     eprintln!(
-        "{} scores and {} health rows, all equal to one node's",
+        "{} scores and {} health rows, all equal to one node's; {retries} pushes scored again",
         stored.len(),
         health.len()
     );
