@@ -1,8 +1,10 @@
 //! The console in a real browser: Debian's Chromium, headless, driven through
 //! ChromeDriver (WebDriver) with `fantoccini`. A user signs in, sees their projects,
 //! opens a project's explorer (heat map, then a click on a cell filters the events),
-//! acknowledges an event and gives a verdict, is told a wrong current password, and
-//! signs out. Each view is saved as a screenshot
+//! the series viewer (chart, band, events, a new annotation), acknowledges an event and
+//! gives a verdict, is told a wrong current password, has a forged form refused and the
+//! admin pages closed (403); an admin creates an application whose secret gets a
+//! token; both sign out. Each view is saved as a screenshot
 //! under the target folder (`console-screenshots/`) and checked not to be blank.
 //!
 //! Without `chromedriver` and `chromium` the test reports itself skipped, except when
@@ -148,14 +150,29 @@ async fn text(browser: &Client, css: &str) -> String {
 }
 
 async fn sign_in(browser: &Client, app: &TestApp, password: &str) {
+    sign_in_as(browser, app, "ada@example.com", password).await;
+}
+
+async fn sign_in_as(browser: &Client, app: &TestApp, email: &str, password: &str) {
     browser.goto(&format!("{}/login", app.url)).await.unwrap();
     let form = browser
         .form(Locator::Css("form[action='/login']"))
         .await
         .unwrap();
-    form.set_by_name("email", "ada@example.com").await.unwrap();
+    form.set_by_name("email", email).await.unwrap();
     form.set_by_name("password", password).await.unwrap();
     form.submit().await.unwrap();
+}
+
+async fn sign_out(browser: &Client) {
+    browser
+        .find(Locator::Css("header button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(browser, "/login").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,16 +183,14 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
     let app = spawn(Backend::Sqlite, Options::default()).await.unwrap();
     let clock = vigie_auth::clock::SystemClock;
     let password = SecretString::from(PASSWORD);
-    vigie_auth::people::create_user(
-        &*app.store,
-        &clock,
-        &app.org_id,
-        "ada@example.com",
-        "engineer",
-        &password,
-    )
-    .await
-    .unwrap();
+    for (email, role) in [
+        ("ada@example.com", "engineer"),
+        ("root@example.com", "admin"),
+    ] {
+        vigie_auth::people::create_user(&*app.store, &clock, &app.org_id, email, role, &password)
+            .await
+            .unwrap();
+    }
     let browser = driver.browser().await;
 
     // Not signed in: the console sends the browser to the sign-in page.
@@ -416,15 +431,65 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
     );
     screenshot(&browser, "account").await;
 
-    // Signing out returns to the sign-in page; the console is closed again.
-    browser
-        .find(Locator::Css("header button"))
-        .await
-        .unwrap()
-        .click()
+    // A form whose CSRF token was tampered with is refused, and changes nothing.
+    let form = browser
+        .form(Locator::Css("form[action='/account/password']"))
         .await
         .unwrap();
-    assert_eq!(browser.current_url().await.unwrap().path(), "/login");
+    form.set_by_name("current", PASSWORD).await.unwrap();
+    form.set_by_name("new", "a brand new passphrase")
+        .await
+        .unwrap();
+    form.set_by_name("csrf", "forged").await.unwrap();
+    form.submit().await.unwrap();
+    assert_eq!(text(&browser, "h1").await, "Request refused");
+
+    // An engineer is not an admin: the applications page answers 403.
+    browser
+        .goto(&format!("{}/admin/applications", app.url))
+        .await
+        .unwrap();
+    assert_eq!(text(&browser, "h1").await, "Not allowed");
+    sign_out(&browser).await;
+
+    // An admin creates an application: its secret, shown once, gets a token.
+    sign_in_as(&browser, &app, "root@example.com", PASSWORD).await;
+    wait_for_path(&browser, "/").await;
+    browser
+        .goto(&format!("{}/admin/applications", app.url))
+        .await
+        .unwrap();
+    let form = browser
+        .form(Locator::Css("form[action='/admin/applications']"))
+        .await
+        .unwrap();
+    form.set_by_name("name", "cmms").await.unwrap();
+    form.set_by_name("scope", "data events").await.unwrap();
+    form.submit().await.unwrap();
+    let value = |css: &'static str| {
+        let browser = browser.clone();
+        async move {
+            browser
+                .wait()
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap()
+                .prop("value")
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (app_id, secret) = (value("#app-id").await, value("#secret").await);
+    screenshot(&browser, "application").await;
+    app.wait_for_reload().await;
+    let token = app
+        .token_as(&app_id, &secret, "grant_type=client_credentials")
+        .await;
+    assert_eq!(token.status(), 200, "the secret shown gets a token");
+
+    // Signing out returns to the sign-in page; the console is closed again.
+    sign_out(&browser).await;
     browser.goto(&format!("{}/", app.url)).await.unwrap();
     assert_eq!(browser.current_url().await.unwrap().path(), "/login");
     browser.close().await.unwrap();
