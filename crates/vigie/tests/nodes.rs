@@ -202,27 +202,23 @@ impl Plant {
         took
     }
 
-    /// Every health row of the default asset: (date, health), in time order.
-    async fn health(&self, url: &str) -> Vec<(String, f64)> {
+    /// Every item of a paged listing of the project (`path` after the organisation,
+    /// the items under `key`), page by page.
+    async fn all_pages(&self, url: &str, path: &str, key: &str) -> Vec<Value> {
         let http = reqwest::Client::new();
         let token = self.token(&http, url).await;
         let mut all = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let mut request = http
-                .get(format!("{url}/v0/organisations/{}/health/line", self.org))
+                .get(format!("{url}/v0/organisations/{}/{path}", self.org))
                 .bearer_auth(&token)
                 .query(&[("limit", "1000")]);
             if let Some(cursor) = &cursor {
                 request = request.query(&[("cursor", cursor)]);
             }
             let page: Value = request.send().await.unwrap().json().await.unwrap();
-            for row in page["rows"].as_array().unwrap() {
-                all.push((
-                    row["date"].as_str().unwrap().to_owned(),
-                    row["health"].as_f64().unwrap(),
-                ));
-            }
+            all.extend(page[key].as_array().unwrap().iter().cloned());
             match page["nextCursor"].as_str() {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => return all,
@@ -230,33 +226,32 @@ impl Plant {
         }
     }
 
+    /// Every health row of the default asset: (date, health), in time order.
+    async fn health(&self, url: &str) -> Vec<(String, f64)> {
+        let rows = self.all_pages(url, "health/line", "rows").await;
+        rows.iter()
+            .map(|row| {
+                (
+                    row["date"].as_str().unwrap().to_owned(),
+                    row["health"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    }
+
     /// Every stored reading: (date, value, score), in time order.
     async fn scores(&self, url: &str) -> Vec<(String, f64, Option<f64>)> {
-        let http = reqwest::Client::new();
-        let token = self.token(&http, url).await;
-        let mut all = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut request = http
-                .get(format!("{url}/v0/organisations/{}/data/line", self.org))
-                .bearer_auth(&token)
-                .query(&[("limit", "1000")]);
-            if let Some(cursor) = &cursor {
-                request = request.query(&[("cursor", cursor)]);
-            }
-            let page: Value = request.send().await.unwrap().json().await.unwrap();
-            for r in page["readings"].as_array().unwrap() {
-                all.push((
+        let readings = self.all_pages(url, "data/line", "readings").await;
+        readings
+            .iter()
+            .map(|r| {
+                (
                     r["date"].as_str().unwrap().to_owned(),
                     r["value"].as_f64().unwrap(),
                     r["anomalyScore"].as_f64(),
-                ));
-            }
-            match page["nextCursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return all,
-            }
-        }
+                )
+            })
+            .collect()
     }
 }
 
