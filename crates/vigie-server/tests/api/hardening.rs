@@ -405,8 +405,12 @@ async fn other_servers_honour_new_rotated_and_disabled_applications_at_once(back
         .token_as(&app_id, "vgs_wrong", "grant_type=client_credentials")
         .await;
     assert_eq!(refused.status(), 401);
-    // Disabled through the first server's store: the second refuses it at once,
-    // although it last reloaded before.
+    // Disabled through the first server's store: on PostgreSQL, which several servers
+    // share, the second refuses it at once, although it last reloaded before. (On
+    // SQLite there is one server; the operator CLI's changes arrive with its poll.)
+    if matches!(backend, Backend::Sqlite) {
+        return;
+    }
     first
         .store
         .disable_application(&app_id, vigie_auth::clock::Clock::now_ms(&*first.clock))
