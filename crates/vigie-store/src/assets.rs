@@ -268,22 +268,6 @@ pub(crate) async fn write(
     detections: &[AssetDetection],
 ) -> Result<()> {
     for detection in detections {
-        // The asset's row stays locked until the transaction ends: two nodes cannot
-        // both feed it from the same version.
-        let stored: Option<i64> = sqlx::query_scalar(&format!(
-            "SELECT fed_version FROM assets WHERE id = $1{}",
-            dialect.for_update("assets")
-        ))
-        .bind(detection.asset_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if stored != Some(detection.previous_version) {
-            return Err(Error::Stale(format!("asset {}", detection.asset_id)));
-        }
-        sqlx::query("UPDATE assets SET fed_version = fed_version + 1 WHERE id = $1")
-            .bind(detection.asset_id)
-            .execute(&mut *conn)
-            .await?;
         for chunk in detection.rows.chunks(CHUNK) {
             let sql = format!(
                 "INSERT INTO asset_health (asset_id, time_us, health, contributors) VALUES {}
@@ -319,21 +303,29 @@ pub(crate) async fn write(
             .execute(&mut *conn)
             .await?;
         }
-        // Progress never moves backwards (see `ingest::detector_states_sql`).
-        sqlx::query(
+        // Only where the store still holds the version the model started from (see
+        // `ingest::detector_states_sql`): the row stays locked until the transaction
+        // ends, so that two nodes cannot both feed the asset from the same version.
+        let updated = sqlx::query(
             "UPDATE assets SET
-               state = CASE WHEN $2 IS NOT NULL AND (scored_until_us IS NULL OR $3 >= scored_until_us) THEN $2 ELSE state END,
-               state_until_us = CASE WHEN $2 IS NOT NULL AND (scored_until_us IS NULL OR $3 >= scored_until_us) THEN $3 ELSE state_until_us END,
-               scored_until_us = CASE WHEN scored_until_us IS NULL OR $3 >= scored_until_us THEN $3 ELSE scored_until_us END,
-               relearn_from_us = CASE WHEN $4 THEN NULL ELSE relearn_from_us END
-             WHERE id = $1",
+               state = CASE WHEN $2 IS NOT NULL THEN $2 ELSE state END,
+               state_until_us = CASE WHEN $2 IS NOT NULL THEN $3 ELSE state_until_us END,
+               scored_until_us = CASE WHEN $3 IS NOT NULL THEN $3 ELSE scored_until_us END,
+               relearn_from_us = CASE WHEN $4 THEN NULL ELSE relearn_from_us END,
+               fed_version = fed_version + 1
+             WHERE id = $1 AND fed_version = $5",
         )
         .bind(detection.asset_id)
         .bind(&detection.checkpoint)
         .bind(detection.scored_until_us)
         .bind(detection.relearned)
+        .bind(detection.previous_version)
         .execute(&mut *conn)
-        .await?;
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Err(Error::Stale(format!("asset {}", detection.asset_id)));
+        }
     }
     Ok(())
 }

@@ -28,15 +28,6 @@ impl Dialect {
         }
     }
 
-    /// What locks the rows a `SELECT` reads of the table aliased `alias` until the
-    /// transaction ends. SQLite's write transaction holds the whole database already.
-    pub(crate) fn for_update(self, alias: &str) -> String {
-        match self {
-            Self::Sqlite => String::new(),
-            Self::Postgres => format!(" FOR UPDATE OF {alias}"),
-        }
-    }
-
     /// The function giving the position of a text in another (0 when absent).
     pub(crate) fn position_function(self) -> &'static str {
         match self {

@@ -287,17 +287,21 @@ fn series_labels_sql(dialect: Dialect, rows: usize) -> String {
 }
 
 /// Stores each series' detection progress and, when given, its detector checkpoint
-/// (one row per series). Progress never moves backwards: a stale writer (a detector
-/// that did not see the latest readings) changes nothing.
+/// (one row per series), only where the store still holds the progress the detector
+/// started from; returns the series it updated. The others had a stale writer (another
+/// node scored them meanwhile). On PostgreSQL the update locks the rows until the
+/// transaction ends, and a second writer from the same progress waits, then finds it
+/// moved on.
 fn detector_states_sql(dialect: Dialect, rows: usize) -> String {
-    const CURRENT: &str = "(scored_until_us IS NULL OR v.column3 >= scored_until_us)";
     format!(
         "UPDATE series SET \
-           detector_state = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column2 ELSE detector_state END, \
-           checkpoint_until_us = CASE WHEN v.column2 IS NOT NULL AND {CURRENT} THEN v.column3 ELSE checkpoint_until_us END, \
-           scored_until_us = CASE WHEN {CURRENT} THEN v.column3 ELSE scored_until_us END \
-         FROM (VALUES {}) AS v WHERE series.id = v.column1",
-        dialect.values(rows, 3)
+           detector_state = CASE WHEN v.column2 IS NOT NULL THEN v.column2 ELSE detector_state END, \
+           checkpoint_until_us = CASE WHEN v.column2 IS NOT NULL THEN v.column3 ELSE checkpoint_until_us END, \
+           scored_until_us = v.column3 \
+         FROM (VALUES {}) AS v \
+         WHERE series.id = v.column1 AND series.scored_until_us IS NOT DISTINCT FROM v.column4 \
+         RETURNING series.id",
+        dialect.values(rows, 4)
     )
 }
 
@@ -431,41 +435,6 @@ async fn series_ids(
         .collect()
 }
 
-/// Refuses the job with [`Error::Stale`] when a series' detection did not start from
-/// the progress the store holds (another node scored it meanwhile). The series rows
-/// stay locked until the transaction ends, so that two nodes cannot both pass.
-async fn check_progress(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    ids: &[i64],
-    job: &IngestJob,
-) -> Result<()> {
-    for chunk in job.detection.chunks(CHUNK) {
-        let sql = format!(
-            "SELECT s.id, s.scored_until_us FROM series s JOIN (VALUES {}) AS v ON s.id = v.column1{}",
-            dialect.values(chunk.len(), 1),
-            dialect.for_update("s")
-        );
-        let mut query = bulk_query(&sql, chunk.len());
-        for (series, _) in chunk {
-            query = query.bind(ids[*series]);
-        }
-        let stored: HashMap<i64, Option<i64>> = query
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| Ok((row.try_get("id")?, row.try_get("scored_until_us")?)))
-            .collect::<Result<_>>()?;
-        for (series, detection) in chunk {
-            if stored.get(&ids[*series]).copied().flatten() != detection.previous_scored_until_us {
-                let (sensor_id, value_name) = &job.series[*series];
-                return Err(Error::Stale(format!("{sensor_id}/{value_name}")));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Binds each row's series id, time, value, precision, labels and, for inserts, score
 /// and expected range.
 fn bind_rows<'q>(
@@ -503,7 +472,6 @@ pub(crate) async fn write(
     job: &IngestJob,
 ) -> Result<IngestSummary> {
     let ids = series_ids(conn, dialect, cache, job).await?;
-    check_progress(conn, dialect, &ids, job).await?;
     let full = full_chunk_statements(dialect);
     let statement = |rows: usize, which: usize, build: &dyn Fn() -> String| {
         if rows == CHUNK {
@@ -605,9 +573,19 @@ pub(crate) async fn write(
             query = query
                 .bind(ids[*series])
                 .bind(&detection.checkpoint)
-                .bind(detection.scored_until_us);
+                .bind(detection.scored_until_us)
+                .bind(detection.previous_scored_until_us);
         }
-        query.execute(&mut *conn).await?;
+        let updated: BTreeSet<i64> = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| row.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        if let Some((series, _)) = chunk.iter().find(|(s, _)| !updated.contains(&ids[*s])) {
+            let (sensor_id, value_name) = &job.series[*series];
+            return Err(Error::Stale(format!("{sensor_id}/{value_name}")));
+        }
     }
     let events: Vec<(i64, &AnomalyEvent)> = job
         .detection
