@@ -5,8 +5,8 @@
 //! generation number changes: polled, and (on PostgreSQL, which several servers may
 //! share) looked at before every client authentication, so that an application
 //! created, disabled or rotated through another server is honoured by this one at
-//! once. An access token of a
-//! just-disabled application is refused by the other servers from their next poll.
+//! once. An access token of a just-disabled application is refused by the other
+//! servers from their next poll.
 //! Refresh-token rotation always goes to the store, so disabling an application stops
 //! its refresh tokens at once.
 
@@ -277,9 +277,8 @@ impl AuthService {
     /// accepted until its grace period ends. On PostgreSQL, the store's generation is
     /// read first, and the applications reloaded when it moved, so that an application
     /// created, disabled or given a new secret through another server is honoured at
-    /// once.
-    /// Credentials this server's copy refuses are checked once more against the store
-    /// (the poller may be reloading meanwhile), before the failure counts; every
+    /// once. Credentials this server's copy refuses are checked once more against the
+    /// store (the poller may be reloading meanwhile), before the failure counts; every
     /// failure takes that same path.
     ///
     /// # Errors
@@ -296,21 +295,17 @@ impl AuthService {
         // quarter of the token rate on PostgreSQL. An embedded store has one server:
         // the operator CLI's changes arrive with the next poll.) If the store does
         // not answer, the copy in memory decides.
-        let shared = self.store.backend() == "postgres";
-        let generation = if shared {
-            Some(self.store.generation().await)
-        } else {
-            None
-        };
-        match generation.unwrap_or(Ok(self.snapshot().generation)) {
-            Ok(generation) if generation != self.snapshot().generation => {
-                if let Err(error) = self.reload_if_changed().await {
-                    tracing::warn!(%error, "could not reload changed applications");
+        if self.store.shared() {
+            match self.store.generation().await {
+                Ok(generation) if generation == self.snapshot().generation => {}
+                Ok(_) => {
+                    if let Err(error) = self.reload_if_changed().await {
+                        tracing::warn!(%error, "could not reload changed applications");
+                    }
                 }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(%error, "could not check the store for changed applications");
+                Err(error) => {
+                    tracing::warn!(%error, "could not check the store for changed applications");
+                }
             }
         }
         if let Some(client) = self.check_credentials(credentials) {

@@ -8,6 +8,7 @@ use vigie_proto::annotations::{Annotation as WireAnnotation, AnnotationKind, New
 use vigie_proto::time::Timestamp;
 use vigie_store::{Annotation, ProjectKey, Store};
 
+use crate::audit;
 use crate::lifecycle::{LifecycleError, checked};
 
 /// Longest sensor id, variable name or asset name an annotation names.
@@ -124,7 +125,15 @@ pub async fn create(
     let annotation = validate(new, id, author, now_ms)?;
     store.create_annotation(project, &annotation).await?;
     let target = format!("{} {} in {}", annotation.kind, annotation.id, project.code);
-    audit(store, project, author, "annotation.create", &target, now_ms).await;
+    audit(
+        store,
+        &project.org_id,
+        author,
+        "annotation.create",
+        &target,
+        now_ms,
+    )
+    .await;
     Ok(annotation)
 }
 
@@ -143,24 +152,16 @@ pub async fn delete(
         return Err(AnnotationError::NotFound);
     }
     let target = format!("{id} in {}", project.code);
-    audit(store, project, actor, "annotation.delete", &target, now_ms).await;
+    audit(
+        store,
+        &project.org_id,
+        actor,
+        "annotation.delete",
+        &target,
+        now_ms,
+    )
+    .await;
     Ok(())
-}
-
-async fn audit(
-    store: &dyn Store,
-    project: &ProjectKey,
-    actor: &str,
-    action: &str,
-    target: &str,
-    now_ms: i64,
-) {
-    if let Err(error) = store
-        .record_audit(&project.org_id, actor, action, target, now_ms)
-        .await
-    {
-        tracing::error!(%error, action, "an audit entry could not be written");
-    }
 }
 
 /// An annotation as the API gives it.

@@ -9,14 +9,13 @@ use axum::routing::get;
 use axum::{Form, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
-use vigie_auth::people::Role;
 use vigie_proto::events::EventAction;
 use vigie_proto::time::Timestamp;
 use vigie_store::ProjectKey;
 
 use crate::lifecycle::{self, EventRecord, LifecycleError};
 use crate::session::SignedIn;
-use crate::{ConsoleState, csrf, internal, pages, record_audit};
+use crate::{ConsoleState, internal, pages, record_audit};
 
 /// The event page's routes.
 pub(crate) fn routes<S>() -> Router<S>
@@ -92,12 +91,9 @@ async fn act(
     Path((code, id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Response {
-    if !csrf::allowed(&headers, &signed_in, &form.csrf) {
-        return csrf::refused();
-    }
-    if Role::parse(&signed_in.user.role).map_or(true, |role| role < Role::Engineer) {
-        let page = pages::forbidden(&signed_in, "Acting on events is for engineers and admins.");
-        return (StatusCode::FORBIDDEN, page).into_response();
+    let what = "Acting on events is for engineers and admins.";
+    if let Some(refused) = signed_in.refuse_engineer_form(&headers, &form.csrf, what) {
+        return refused;
     }
     let action = match form.action.as_str() {
         "acknowledge" => EventAction::Acknowledge {
@@ -156,7 +152,7 @@ fn verdict_label(verdict: &str) -> &str {
 fn page(signed_in: &SignedIn, code: &str, id: &str, record: &EventRecord) -> Markup {
     let status = &record.status;
     let csrf = &signed_in.session.csrf_token;
-    let may_act = Role::parse(&signed_in.user.role).is_ok_and(|role| role >= Role::Engineer);
+    let may_act = signed_in.is_engineer();
     let action_form = |action: &str, label: &str| {
         html! {
             form method="post" {

@@ -9,14 +9,13 @@ use axum::routing::post;
 use axum::{Form, Router};
 use maud::{Markup, html};
 use serde::Deserialize;
-use vigie_auth::people::Role;
 use vigie_proto::annotations::{ANNOTATION_KINDS, AnnotationKind, NewAnnotation};
 use vigie_proto::time::Timestamp;
 use vigie_store::{Annotation, ProjectKey};
 
 use crate::annotations::{self, AnnotationError, coverage};
 use crate::session::SignedIn;
-use crate::{ConsoleState, csrf, internal, pages};
+use crate::{ConsoleState, internal, pages};
 
 /// The routes that write and delete annotations.
 pub(crate) fn routes<S>() -> Router<S>
@@ -48,11 +47,6 @@ pub(crate) fn kind_colour(kind: &str) -> &'static str {
         "process_change" => "#7b3fa0",
         _ => "#b88a00",
     }
-}
-
-/// Whether the signed-in user may write annotations.
-pub(crate) fn may_annotate(signed_in: &SignedIn) -> bool {
-    Role::parse(&signed_in.user.role).is_ok_and(|role| role >= Role::Engineer)
 }
 
 /// Where the form was, to go back to: a page of this project only (never another
@@ -89,21 +83,6 @@ struct NewForm {
     back: String,
 }
 
-fn refused_unless_engineer(
-    headers: &HeaderMap,
-    signed_in: &SignedIn,
-    token: &str,
-) -> Option<Response> {
-    if !csrf::allowed(headers, signed_in, token) {
-        return Some(csrf::refused());
-    }
-    if !may_annotate(signed_in) {
-        let page = pages::forbidden(signed_in, "Annotating is for engineers and admins.");
-        return Some((StatusCode::FORBIDDEN, page).into_response());
-    }
-    None
-}
-
 fn failure(signed_in: &SignedIn, error: AnnotationError) -> Response {
     match error {
         AnnotationError::Invalid(message) => (
@@ -130,7 +109,11 @@ async fn create(
     Path(code): Path<String>,
     Form(form): Form<NewForm>,
 ) -> Response {
-    if let Some(refused) = refused_unless_engineer(&headers, &signed_in, &form.csrf) {
+    if let Some(refused) = signed_in.refuse_engineer_form(
+        &headers,
+        &form.csrf,
+        "Annotating is for engineers and admins.",
+    ) {
         return refused;
     }
     let Some(kind) = AnnotationKind::parse(&form.kind) else {
@@ -183,7 +166,11 @@ async fn delete(
     Path((code, id)): Path<(String, String)>,
     Form(form): Form<DeleteForm>,
 ) -> Response {
-    if let Some(refused) = refused_unless_engineer(&headers, &signed_in, &form.csrf) {
+    if let Some(refused) = signed_in.refuse_engineer_form(
+        &headers,
+        &form.csrf,
+        "Annotating is for engineers and admins.",
+    ) {
         return refused;
     }
     let project = ProjectKey {
@@ -215,7 +202,7 @@ pub(crate) fn section(
     defaults: &Defaults<'_>,
 ) -> Markup {
     let csrf = &signed_in.session.csrf_token;
-    let may_act = may_annotate(signed_in);
+    let may_act = signed_in.is_engineer();
     let date = |us: i64| Timestamp::from_micros(us).to_string();
     html! {
         h2 { "Annotations" }

@@ -76,9 +76,30 @@ where
 /// logged, the action stands.
 pub(crate) async fn record_audit(state: &ConsoleState, user: &User, action: &str, target: &str) {
     let now = state.clock.now_ms();
-    if let Err(error) = state
-        .store
-        .record_audit(&user.org_id, &user.email, action, target, now)
+    audit(
+        &*state.store,
+        &user.org_id,
+        &user.email,
+        action,
+        target,
+        now,
+    )
+    .await;
+}
+
+/// Records what `actor` (a user's e-mail address or an application id) did in
+/// organisation `org_id`'s audit log, for the console and the API alike; a failure to
+/// record is logged, the action stands.
+pub async fn audit(
+    store: &dyn Store,
+    org_id: &str,
+    actor: &str,
+    action: &str,
+    target: &str,
+    now_ms: i64,
+) {
+    if let Err(error) = store
+        .record_audit(org_id, actor, action, target, now_ms)
         .await
     {
         tracing::error!(%error, action, "an audit entry could not be written");

@@ -65,6 +65,32 @@ pub(crate) struct SignedIn {
     pub(crate) session: Session,
 }
 
+impl SignedIn {
+    /// Whether the user may act on events and annotate: engineers and admins.
+    pub(crate) fn is_engineer(&self) -> bool {
+        people::Role::parse(&self.user.role).is_ok_and(|role| role >= people::Role::Engineer)
+    }
+
+    /// The refusal of an engineer's form: without the session's CSRF token (or from
+    /// another origin), or from a viewer (`what` says what is theirs to do); `None`
+    /// when the form may go on.
+    pub(crate) fn refuse_engineer_form(
+        &self,
+        headers: &axum::http::HeaderMap,
+        csrf_token: &str,
+        what: &str,
+    ) -> Option<Response> {
+        if !crate::csrf::allowed(headers, self, csrf_token) {
+            return Some(crate::csrf::refused());
+        }
+        if !self.is_engineer() {
+            let page = crate::pages::forbidden(self, what);
+            return Some((axum::http::StatusCode::FORBIDDEN, page).into_response());
+        }
+        None
+    }
+}
+
 impl<S> FromRequestParts<S> for SignedIn
 where
     ConsoleState: FromRef<S>,

@@ -253,7 +253,7 @@ impl Pipeline {
         // Only a store that several nodes share can find a detector stale (another
         // node scored its series meanwhile); the request is then scored again by
         // detectors reloaded from the store, so the readings are kept for that.
-        let shared = self.store.backend() == "postgres";
+        let shared = self.store.shared();
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -506,6 +506,11 @@ impl Pipeline {
                 return Ok(Arc::clone(&cached.assets));
             }
         }
+        self.read_project_assets(project).await
+    }
+
+    /// A project's assets as the store holds them now (then cached).
+    async fn read_project_assets(&self, project: &ProjectKey) -> Result<Arc<ProjectAssets>> {
         let now_ms = Timestamp::from_micros(
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -541,11 +546,12 @@ impl Pipeline {
         // The store's latest checkpoint and version, read before the readings to
         // replay: a request stored between the two is then replayed too, and the
         // version tells (the next write is refused as stale, and the asset reloads).
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
-        let layouts = self.store.asset_layouts(project, now_ms).await?;
-        let asset = layouts.iter().find(|a| a.id == cached.id).unwrap_or(cached);
+        let fresh = self.read_project_assets(project).await?;
+        let asset = fresh
+            .layouts
+            .iter()
+            .find(|a| a.id == cached.id)
+            .unwrap_or(cached);
         let restored = asset
             .state
             .as_deref()

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use vigie_auth::provision::{
     self, DEFAULT_SECRET_ROTATION_GRACE_SECONDS, MAX_SECRET_ROTATION_GRACE_SECONDS,
 };
+use vigie_console::audit;
 use vigie_proto::Problem;
 use vigie_proto::applications::{
     ApplicationInfo, ApplicationSecret, NewApplicationRequest, RotateSecretRequest,
@@ -22,7 +23,7 @@ use vigie_store::Application;
 use crate::AppState;
 use crate::bearer::Bearer;
 use crate::extract::Path;
-use crate::problem::{ApiError, json_body};
+use crate::problem::{ApiError, OrgAdminProblems, json_body};
 
 /// Application routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -71,26 +72,13 @@ fn auth_error(error: vigie_auth::Error) -> ApiError {
     }
 }
 
-async fn audit(state: &AppState, org_id: &str, actor: &str, action: &str, target: &str) {
-    let now = state.clock.now_ms();
-    if let Err(error) = state
-        .store
-        .record_audit(org_id, actor, action, target, now)
-        .await
-    {
-        tracing::error!(%error, action, "an audit entry could not be written");
-    }
-}
-
 /// The organisation's applications, without their secrets.
 #[utoipa::path(get, path = "/v0/organisations/{org_id}/applications", tag = "applications",
     params(("org_id" = String, Path, description = "ORGANISATION_ID")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The applications", body = Vec<ApplicationInfo>),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this token", body = Problem, content_type = "application/problem+json"),
+        OrgAdminProblems,
     ))]
 async fn applications_get(
     State(state): State<AppState>,
@@ -111,9 +99,7 @@ async fn applications_get(
         (status = 201, description = "The application and its secret", body = ApplicationSecret,
             headers(("Cache-Control" = String, description = "no-store: the secret must not be cached"))),
         (status = 400, description = "Malformed request, name or scope", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation for this token", body = Problem, content_type = "application/problem+json"),
+        OrgAdminProblems,
     ))]
 async fn application_post(
     State(state): State<AppState>,
@@ -135,7 +121,15 @@ async fn application_post(
         provision::create_application(&*state.store, &*state.clock, &org_id, &asked.name, &scope)
             .await
             .map_err(auth_error)?;
-    audit(&state, &org_id, &actor, "application.create", &app.id).await;
+    audit(
+        &*state.store,
+        &org_id,
+        &actor,
+        "application.create",
+        &app.id,
+        state.clock.now_ms(),
+    )
+    .await;
     let answer = ApplicationSecret {
         application: info(&app),
         client_secret: secret.expose_secret().to_owned(),
@@ -157,9 +151,7 @@ async fn application_post(
         (status = 200, description = "The application and its new secret", body = ApplicationSecret,
             headers(("Cache-Control" = String, description = "no-store: the secret must not be cached"))),
         (status = 400, description = "Malformed request or grace period", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or application", body = Problem, content_type = "application/problem+json"),
+        OrgAdminProblems,
         (status = 409, description = "The application is disabled", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn application_rotate(
@@ -189,12 +181,14 @@ async fn application_rotate(
     let secret = provision::rotate_secret(&*state.store, &*state.clock, &app.id, grace)
         .await
         .map_err(auth_error)?;
+    let now = state.clock.now_ms();
     audit(
-        &state,
+        &*state.store,
         &org_id,
         &actor,
         "application.rotate_secret",
         &app.id,
+        now,
     )
     .await;
     let answer = ApplicationSecret {
@@ -211,9 +205,7 @@ async fn application_rotate(
     security(("bearer" = [])),
     responses(
         (status = 204, description = "Disabled (or already was)"),
-        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks scope admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such organisation or application", body = Problem, content_type = "application/problem+json"),
+        OrgAdminProblems,
         (status = 409, description = "The application would disable itself", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn application_disable(
@@ -232,7 +224,15 @@ async fn application_disable(
     if app.disabled_at.is_none() {
         let now = state.clock.now_ms();
         state.store.disable_application(&app.id, now).await?;
-        audit(&state, &org_id, &actor, "application.disable", &app.id).await;
+        audit(
+            &*state.store,
+            &org_id,
+            &actor,
+            "application.disable",
+            &app.id,
+            now,
+        )
+        .await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

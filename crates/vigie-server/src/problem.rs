@@ -286,6 +286,34 @@ pub(crate) enum ProjectProblems {
     NotFound(Problem),
 }
 
+/// The problem answers of an organisation's administration (its applications),
+/// documented once.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum OrgAdminProblems {
+    /// Missing or invalid token.
+    #[response(
+        status = 401,
+        description = "Missing or invalid token",
+        content_type = "application/problem+json"
+    )]
+    Unauthorized(Problem),
+    /// The token lacks scope `admin`.
+    #[response(
+        status = 403,
+        description = "The token lacks scope admin",
+        content_type = "application/problem+json"
+    )]
+    Forbidden(Problem),
+    /// No such organisation for this token, or no such application in it.
+    #[response(
+        status = 404,
+        description = "No such organisation for this token, or no such application in it",
+        content_type = "application/problem+json"
+    )]
+    NotFound(Problem),
+}
+
 /// The answer to an invalid query string, documented once.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]

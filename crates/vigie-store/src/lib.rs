@@ -420,6 +420,12 @@ pub trait Store:
     async fn generation(&self) -> Result<i64>;
     /// The backend name, `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// Whether several servers may share this store (PostgreSQL; an embedded SQLite
+    /// file has one): another server may then have changed what this one holds in
+    /// memory since it read it.
+    fn shared(&self) -> bool {
+        self.backend() == "postgres"
+    }
 }
 
 /// Opens (creating if needed) the store a URL names and applies its migrations.
