@@ -149,6 +149,24 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Waits (5 s at most) until the page's heading is `expected`: a submitted form
+/// returns while the previous page, and its heading, may still be there.
+async fn wait_for_heading(browser: &Client, expected: &str) {
+    let mut seen = String::new();
+    for _ in 0..50 {
+        if let Ok(heading) = browser.find(Locator::Css("h1")).await
+            && let Ok(text) = heading.text().await
+        {
+            if text == expected {
+                return;
+            }
+            seen = text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the heading is still {seen:?}, not {expected:?}");
+}
+
 async fn sign_in(browser: &Client, app: &TestApp, password: &str) {
     sign_in_as(browser, app, "ada@example.com", password).await;
 }
@@ -442,14 +460,14 @@ async fn a_user_signs_in_and_out_in_a_real_browser() {
         .unwrap();
     form.set_by_name("csrf", "forged").await.unwrap();
     form.submit().await.unwrap();
-    assert_eq!(text(&browser, "h1").await, "Request refused");
+    wait_for_heading(&browser, "Request refused").await;
 
     // An engineer is not an admin: the applications page answers 403.
     browser
         .goto(&format!("{}/admin/applications", app.url))
         .await
         .unwrap();
-    assert_eq!(text(&browser, "h1").await, "Not allowed");
+    wait_for_heading(&browser, "Not allowed").await;
     sign_out(&browser).await;
 
     // An admin creates an application: its secret, shown once, gets a token.
