@@ -1,7 +1,13 @@
-//! `ingest-load`: closed-loop ingestion load. Each client is one keep-alive connection
-//! with one request in flight, all on a single thread, so the generator takes at most
-//! one core from the server. Every request carries new keys (see [`crate::workload`]),
-//! so the server takes its insert path, never the resend path.
+//! `ingest-load`: ingestion load. Each client is one keep-alive connection with one
+//! request in flight, all on a single thread, so the generator takes at most one core
+//! from the server. Every request carries new keys (see [`crate::workload`]), so the
+//! server takes its insert path, never the resend path.
+//!
+//! Three workloads ([`Workload`]): many gateways, each its own sensors, and one gateway
+//! uploading the same series over parallel connections, both closed loops (the next
+//! request as soon as the answer is read); and sensors reporting at 1 Hz in small
+//! requests, an open loop paced by the clock, whose latency counts from when each
+//! request was due (so a slow answer also delays, and is charged to, the next ones).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -13,11 +19,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::{Connection, Target, millis, quantile};
 use crate::load::{CpuTimes, TICKS_PER_SECOND};
-use crate::workload::{BodyTemplate, Shape};
+use crate::workload::{BodyTemplate, Shape, Sharing};
+
+/// What the clients send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    /// (a) Many gateways, each its own sensors; closed loop.
+    Gateways,
+    /// (b) One gateway, every client the same sensors over the same span of time; closed
+    /// loop.
+    Shared,
+    /// (c) `--sensors` sensors at 1 Hz, `--batch` sensors per request (a gateway), the
+    /// gateways spread over the clients and over each second; open loop.
+    Paced,
+}
 
 /// Settings of `ingest-load`.
 #[derive(Debug, Args)]
 pub struct IngestLoadArgs {
+    /// What the clients send.
+    #[arg(long, value_enum, default_value_t = Workload::Gateways)]
+    workload: Workload,
+    /// Sensors of the paced workload, each one reading a second.
+    #[arg(long, default_value_t = 10_000)]
+    sensors: usize,
     /// Data endpoint, e.g. `http://127.0.0.1:8080/v0/organisations/ORG/data/PROJECT`.
     #[arg(long)]
     url: String,
@@ -80,6 +106,7 @@ impl Tally {
 /// The one JSON line `ingest-load` prints.
 #[derive(Serialize)]
 struct Report {
+    workload: Workload,
     batch: usize,
     readings_per_series: usize,
     clients: usize,
@@ -125,13 +152,33 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.clients > 0, "--clients must be at least 1");
     anyhow::ensure!(args.duration_secs > 0, "--duration-secs must be at least 1");
     let target = Target::parse(&args.url)?;
-    let shape = Shape::new(args.batch, args.readings_per_series)?;
+    let shape = match args.workload {
+        Workload::Paced => Shape::new(args.batch, 1)?,
+        _ => Shape::new(args.batch, args.readings_per_series)?,
+    };
+    let sharing = match args.workload {
+        Workload::Shared => Sharing::Shared {
+            clients: args.clients,
+        },
+        _ => Sharing::Own,
+    };
+    shape.check(sharing)?;
     let authorization = HeaderValue::from_str(&format!("Bearer {}", args.token))?;
+    let gateways = args.sensors.div_ceil(args.batch);
+    if args.workload == Workload::Paced {
+        anyhow::ensure!(
+            gateways >= args.clients,
+            "the paced workload needs at least one gateway (--sensors / --batch) per client"
+        );
+    }
     // Bodies are built before any load starts.
     let templates: Vec<BodyTemplate> = (0..args.clients)
-        .map(|client| BodyTemplate::new(shape, client))
+        .map(|client| BodyTemplate::new(shape, sharing, client))
         .collect();
-    let body_bytes = BodyTemplate::new(shape, 0).render(0)?.len();
+    let body_bytes = match args.workload {
+        Workload::Paced => paced_body(args.batch, 0, 0)?.len(),
+        _ => BodyTemplate::new(shape, sharing, 0).render(0)?.len(),
+    };
     let timeout = Duration::from_secs(args.timeout_secs);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -141,16 +188,32 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
         let until = from + Duration::from_secs(args.duration_secs);
         let workers: Vec<_> = templates
             .into_iter()
-            .map(|template| {
+            .enumerate()
+            .map(|(client, template)| {
                 let connection = Connection::with_timeout(target.clone(), timeout);
-                tokio::spawn(drive(
-                    connection,
-                    template,
-                    authorization.clone(),
-                    args.batch as u64,
-                    from,
-                    until,
-                ))
+                let window = (from, until);
+                match args.workload {
+                    Workload::Paced => {
+                        let own = (client..gateways).step_by(args.clients).collect();
+                        tokio::spawn(pace(
+                            connection,
+                            authorization.clone(),
+                            Paced {
+                                gateways: own,
+                                of: gateways,
+                                batch: args.batch,
+                            },
+                            window,
+                        ))
+                    }
+                    _ => tokio::spawn(drive(
+                        connection,
+                        template,
+                        authorization.clone(),
+                        args.batch as u64,
+                        window,
+                    )),
+                }
             })
             .collect();
         tokio::time::sleep_until(from.into()).await;
@@ -181,6 +244,7 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
     let round1 = |value: f64| (value * 10.0).round() / 10.0;
     let round2 = |value: f64| (value * 100.0).round() / 100.0;
     let report = Report {
+        workload: args.workload,
         batch: args.batch,
         readings_per_series: shape.readings_per_series,
         clients: args.clients,
@@ -225,8 +289,7 @@ async fn drive(
     mut template: BodyTemplate,
     authorization: HeaderValue,
     batch: u64,
-    from: Instant,
-    until: Instant,
+    (from, until): (Instant, Instant),
 ) -> Tally {
     let content_type = HeaderValue::from_static("application/json");
     let mut tally = Tally::default();
@@ -246,6 +309,90 @@ async fn drive(
             .post(&authorization, content_type.clone(), body)
             .await;
         let finished = Instant::now();
+        if tally.count(outcome, batch, started, finished, (from, until)) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    tally
+}
+
+/// The gateways one client of the paced workload sends for.
+struct Paced {
+    /// Its gateways' numbers.
+    gateways: Vec<usize>,
+    /// Gateways in all: gateway `g` sends at `g / of` of each second.
+    of: usize,
+    /// Sensors per gateway, one reading each per request.
+    batch: usize,
+}
+
+/// The body of gateway `gateway`'s request for second `second` after 2020-01-01: one
+/// reading of each of its `batch` sensors `bench-gGGGGG-sSSS`.
+fn paced_body(batch: usize, gateway: usize, second: u64) -> anyhow::Result<bytes::Bytes> {
+    let time = chrono::DateTime::from_timestamp(1_577_836_800 + i64::try_from(second)?, 0)
+        .ok_or_else(|| anyhow::anyhow!("second {second} is out of the range of dates"))?;
+    let date = time.format("%Y-%m-%dT%H:%M:%SZ");
+    let readings: Vec<String> = (0..batch)
+        .map(|sensor| {
+            let value = ((gateway * 31 + sensor * 7 + second as usize * 13) % 1000) as f64 / 10.0;
+            format!(
+                r#"{{"sensorId":"bench-g{gateway:05}-s{sensor:03}","valueName":"x","date":"{date}","value":{value},"precision":100}}"#
+            )
+        })
+        .collect();
+    Ok(format!("[{}]", readings.join(",")).into())
+}
+
+/// One client of the paced workload: each of its gateways' requests at its second and
+/// offset, in order on the one connection; a request sent late (the previous answer
+/// came back after it was due) is timed from when it was due.
+async fn pace(
+    mut connection: Connection,
+    authorization: HeaderValue,
+    paced: Paced,
+    (from, until): (Instant, Instant),
+) -> Tally {
+    let content_type = HeaderValue::from_static("application/json");
+    let mut tally = Tally::default();
+    let start = Instant::now();
+    'seconds: for second in 0.. {
+        for &gateway in &paced.gateways {
+            let due = start
+                + Duration::from_secs(second)
+                + Duration::from_secs_f64(gateway as f64 / paced.of as f64);
+            if due >= until {
+                break 'seconds;
+            }
+            tokio::time::sleep_until(due.into()).await;
+            let body = match paced_body(paced.batch, gateway, second) {
+                Ok(body) => body,
+                Err(error) => {
+                    tally.error(error.to_string());
+                    break 'seconds;
+                }
+            };
+            let outcome = connection
+                .post(&authorization, content_type.clone(), body)
+                .await;
+            let finished = Instant::now();
+            tally.count(outcome, paced.batch as u64, due, finished, (from, until));
+        }
+    }
+    tally
+}
+
+impl Tally {
+    /// Counts one request, sent at `started` and answered at `finished`, against the
+    /// measured window; `true` after a transport failure, when the caller should pause.
+    fn count(
+        &mut self,
+        outcome: anyhow::Result<crate::client::Reply>,
+        batch: u64,
+        started: Instant,
+        finished: Instant,
+        (from, until): (Instant, Instant),
+    ) -> bool {
+        let tally = self;
         if matches!(&outcome, Ok(reply) if reply.status == StatusCode::CREATED) {
             let inside = finished
                 .min(until)
@@ -256,10 +403,7 @@ async fn drive(
             }
         }
         if finished < from || finished > until {
-            if outcome.is_err() {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            continue;
+            return outcome.is_err();
         }
         match outcome {
             Ok(reply) if reply.status == StatusCode::CREATED => {
@@ -284,11 +428,11 @@ async fn drive(
             Err(error) => {
                 tally.error(format!("{error:#}"));
                 // Do not spin on a refused connection.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                return true;
             }
         }
+        false
     }
-    tally
 }
 
 /// CPU seconds of each thread of a process: thread id → (name, seconds).

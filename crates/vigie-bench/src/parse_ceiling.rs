@@ -11,7 +11,7 @@ use serde::de::IgnoredAny;
 use vigie_proto::readings::parse_batch;
 use vigie_proto::time::Timestamp;
 
-use crate::workload::{BodyTemplate, Shape};
+use crate::workload::{BodyTemplate, Shape, Sharing};
 
 /// Settings of `parse-ceiling`.
 #[derive(Debug, Args)]
@@ -47,7 +47,7 @@ struct Report {
 /// Runs the three measurements and prints a [`Report`].
 pub fn run(args: &ParseCeilingArgs) -> anyhow::Result<()> {
     let shape = Shape::new(args.batch, args.readings_per_series)?;
-    let mut template = BodyTemplate::new(shape, 0);
+    let mut template = BodyTemplate::new(shape, Sharing::Own, 0);
     let bodies = (0..4)
         .map(|n| template.render(n))
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -23,7 +23,7 @@ use vigie_proto::readings::ValidReading;
 use vigie_store::{DatabaseUrl, ProjectKey, Store};
 
 use crate::ingest_load::{by_thread_name, thread_cpu_seconds};
-use crate::workload::{Shape, valid_readings};
+use crate::workload::{Shape, Sharing, valid_readings};
 
 /// Settings of `store-ceiling`.
 #[derive(Debug, Args)]
@@ -124,7 +124,10 @@ async fn measure(args: &StoreCeilingArgs, shape: Shape) -> anyhow::Result<Report
         .name("generator".into())
         .spawn(move || {
             for n in 0.. {
-                if sender.send(valid_readings(shape, 0, n)).is_err() {
+                if sender
+                    .send(valid_readings(shape, Sharing::Own, 0, n))
+                    .is_err()
+                {
                     break;
                 }
             }

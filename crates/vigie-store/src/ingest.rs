@@ -7,6 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 
+use crate::bulk::{self, Kind, Value};
 use crate::dialect::Dialect;
 use crate::{
     AnomalyEvent, AssetDetection, Error, IngestBatch, IngestSummary, ProjectKey, Result,
@@ -237,14 +238,27 @@ impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
     }
 }
 
+/// The columns of a reading as inserted: series, time, value, precision, labels,
+/// score, expected low and high.
+const READING_COLUMNS: &[Kind] = &[
+    Kind::Int,
+    Kind::Int,
+    Kind::Float,
+    Kind::Float,
+    Kind::Text,
+    Kind::Float,
+    Kind::Float,
+    Kind::Float,
+];
+
 /// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
 /// `returning`, the series of each inserted row is returned (for chunks that mix series).
-fn insert_sql(dialect: Dialect, rows: usize, returning: bool) -> String {
+fn insert_sql(rows: &bulk::Rows<'_>, returning: bool) -> String {
     format!(
         "INSERT INTO readings (series_id, time_us, value, precision, labels, score, expected_low, \
-           expected_high) VALUES {} \
+           expected_high) {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
-        dialect.values(rows, 8),
+        rows.insert_source(),
         if returning {
             " RETURNING series_id"
         } else {
@@ -254,35 +268,37 @@ fn insert_sql(dialect: Dialect, rows: usize, returning: bool) -> String {
 }
 
 /// Replaces the stored value, precision or labels of the rows whose key existed with
-/// another one.
-fn update_sql(dialect: Dialect, rows: usize) -> String {
+/// another one; returns the series of each row it replaced. Its rows are those of the
+/// insert, whose last three columns it does not read.
+fn update_sql(rows: &bulk::Rows<'_>) -> String {
     format!(
         "UPDATE readings SET value = v.column3, precision = v.column4, labels = v.column5, \
            revision = readings.revision + 1 \
-         FROM (VALUES {}) AS v \
+         FROM {} \
          WHERE readings.series_id = v.column1 AND readings.time_us = v.column2 \
            AND (readings.value IS DISTINCT FROM v.column3 OR readings.precision IS DISTINCT FROM v.column4 \
-             OR readings.labels IS DISTINCT FROM v.column5)",
-        dialect.values(rows, 5)
+             OR readings.labels IS DISTINCT FROM v.column5) \
+         RETURNING readings.series_id",
+        rows.as_table()
     )
 }
 
 /// Adds to each series' count and widens its date range (one row per series).
-fn series_stats_sql(dialect: Dialect, rows: usize) -> String {
+fn series_stats_sql(rows: &bulk::Rows<'_>) -> String {
     format!(
         "UPDATE series SET reading_count = reading_count + v.column2, \
            first_time_us = CASE WHEN first_time_us IS NULL OR v.column3 < first_time_us THEN v.column3 ELSE first_time_us END, \
            last_time_us = CASE WHEN last_time_us IS NULL OR v.column4 > last_time_us THEN v.column4 ELSE last_time_us END \
-         FROM (VALUES {}) AS v WHERE series.id = v.column1",
-        dialect.values(rows, 4)
+         FROM {} WHERE series.id = v.column1",
+        rows.as_table()
     )
 }
 
 /// Remembers the labels a series' readings carried (one row per series and label).
-fn series_labels_sql(dialect: Dialect, rows: usize) -> String {
+fn series_labels_sql(rows: &bulk::Rows<'_>) -> String {
     format!(
-        "INSERT INTO series_labels (series_id, label) VALUES {} ON CONFLICT (series_id, label) DO NOTHING",
-        dialect.values(rows, 2)
+        "INSERT INTO series_labels (series_id, label) {} ON CONFLICT (series_id, label) DO NOTHING",
+        rows.insert_source()
     )
 }
 
@@ -319,25 +335,6 @@ fn events_sql(dialect: Dialect, rows: usize) -> String {
     )
 }
 
-/// The statements of full chunks, built once per dialect: (insert, insert returning, update).
-fn full_chunk_statements(dialect: Dialect) -> &'static [String; 3] {
-    static SQLITE: std::sync::LazyLock<[String; 3]> =
-        std::sync::LazyLock::new(|| statements(Dialect::Sqlite));
-    static POSTGRES: std::sync::LazyLock<[String; 3]> =
-        std::sync::LazyLock::new(|| statements(Dialect::Postgres));
-    fn statements(dialect: Dialect) -> [String; 3] {
-        [
-            insert_sql(dialect, CHUNK, false),
-            insert_sql(dialect, CHUNK, true),
-            update_sql(dialect, CHUNK),
-        ]
-    }
-    match dialect {
-        Dialect::Sqlite => &SQLITE,
-        Dialect::Postgres => &POSTGRES,
-    }
-}
-
 /// Turns a failed insert into the client's error: a unique key taken, or a parent missing.
 pub(crate) fn map_insert_error(
     error: sqlx::Error,
@@ -354,24 +351,21 @@ pub(crate) fn map_insert_error(
     }
 }
 
-/// The ids of a request's series, creating the new ones: from the cache, then with one
+/// One series of a write: its project, sensor and variable.
+type SeriesName<'a> = (&'a ProjectKey, &'a str, &'a str);
+
+/// The ids of a write's series, creating the new ones: from the cache, then with one
 /// lookup and one insert per thousand series missing from it.
 async fn series_ids(
     conn: &mut AnyConnection,
     dialect: Dialect,
     cache: &mut SeriesCache,
-    job: &IngestJob,
+    series: &[SeriesName<'_>],
 ) -> Result<Vec<i64>> {
-    let project = &job.project;
-    let mut ids: Vec<Option<i64>> = job
-        .series
-        .iter()
-        .map(|(sensor_id, value_name)| {
-            cache
-                .get(&(project.clone(), sensor_id.clone(), value_name.clone()))
-                .copied()
-        })
-        .collect();
+    let key = |&(project, sensor_id, value_name): &SeriesName<'_>| {
+        (project.clone(), sensor_id.to_owned(), value_name.to_owned())
+    };
+    let mut ids: Vec<Option<i64>> = series.iter().map(|s| cache.get(&key(s)).copied()).collect();
     let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
     if missing.is_empty() {
         return Ok(ids.into_iter().flatten().collect());
@@ -379,9 +373,20 @@ async fn series_ids(
     if cache.len() + missing.len() > SERIES_CACHE {
         cache.clear();
     }
-    let index_of: HashMap<(&str, &str), usize> = missing
+    let index_of: HashMap<(&str, &str, &str, &str), usize> = missing
         .iter()
-        .map(|&i| ((job.series[i].0.as_str(), job.series[i].1.as_str()), i))
+        .map(|&i| {
+            let (project, sensor_id, value_name) = series[i];
+            (
+                (
+                    project.org_id.as_str(),
+                    project.code.as_str(),
+                    sensor_id,
+                    value_name,
+                ),
+                i,
+            )
+        })
         .collect();
     // Existing series, then the new ones; a series another server created meanwhile (a
     // conflict, so not returned by the insert) is looked up once more.
@@ -397,35 +402,42 @@ async fn series_ids(
                 format!(
                     "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES {values}
                      ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING
-                     RETURNING id, sensor_id, value_name"
+                     RETURNING id, org_id, project_code, sensor_id, value_name"
                 )
             } else {
                 format!(
-                    "SELECT s.id, s.sensor_id, s.value_name FROM (VALUES {values}) AS v
+                    "SELECT s.id, s.org_id, s.project_code, s.sensor_id, s.value_name FROM (VALUES {values}) AS v
                      JOIN series s ON s.org_id = v.column1 AND s.project_code = v.column2
                        AND s.sensor_id = v.column3 AND s.value_name = v.column4"
                 )
             };
             let mut query = bulk_query(&sql, chunk.len());
             for &i in chunk {
-                let (sensor_id, value_name) = &job.series[i];
+                let (project, sensor_id, value_name) = series[i];
                 query = query
                     .bind(&project.org_id)
                     .bind(&project.code)
                     .bind(sensor_id)
                     .bind(value_name);
             }
-            let rows = query
-                .fetch_all(&mut *conn)
-                .await
-                .map_err(|e| map_insert_error(e, || "series".into(), ("project", &project.code)))?;
+            let rows = query.fetch_all(&mut *conn).await.map_err(|e| {
+                map_insert_error(e, || "series".into(), ("project", &series[chunk[0]].0.code))
+            })?;
             for row in rows {
+                let org_id: String = row.try_get("org_id")?;
+                let code: String = row.try_get("project_code")?;
                 let sensor_id: String = row.try_get("sensor_id")?;
                 let value_name: String = row.try_get("value_name")?;
-                if let Some(&i) = index_of.get(&(sensor_id.as_str(), value_name.as_str())) {
+                let found = (
+                    org_id.as_str(),
+                    code.as_str(),
+                    sensor_id.as_str(),
+                    value_name.as_str(),
+                );
+                if let Some(&i) = index_of.get(&found) {
                     let id: i64 = row.try_get("id")?;
                     ids[i] = Some(id);
-                    cache.insert((project.clone(), sensor_id, value_name), id);
+                    cache.insert(key(&series[i]), id);
                 }
             }
         }
@@ -435,138 +447,196 @@ async fn series_ids(
         .collect()
 }
 
-/// Binds each row's series id, time, value, precision, labels and, for inserts, score
-/// and expected range.
-fn bind_rows<'q>(
-    sql: &'q str,
-    ids: &[i64],
-    label_sets: &'q [String],
-    chunk: &[WriteRow],
-    with_score: bool,
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    let mut query = bulk_query(sql, chunk.len());
-    for row in chunk {
-        let labels = row.labels.map(|index| label_sets[index].as_str());
-        query = query
-            .bind(ids[row.series])
-            .bind(row.time)
-            .bind(row.value)
-            .bind(NullableDouble(row.precision))
-            .bind(labels);
-        if with_score {
-            query = query
-                .bind(NullableDouble(row.score))
-                .bind(NullableDouble(row.expected.map(|(low, _)| low)))
-                .bind(NullableDouble(row.expected.map(|(_, high)| high)));
-        }
-    }
-    query
+/// Whether two jobs may be written as one: no series and no asset in common. Jobs
+/// written together must not share a series, whose counts would then belong to both.
+pub(crate) struct Disjoint {
+    series: std::collections::HashSet<(ProjectKey, String, String)>,
+    assets: std::collections::HashSet<i64>,
 }
 
-/// Writes one request: an insert of the new keys, an update of the changed ones only
-/// when some keys already existed, the series statistics, labels and detection results.
+impl Disjoint {
+    pub(crate) fn new() -> Self {
+        Self {
+            series: Default::default(),
+            assets: Default::default(),
+        }
+    }
+
+    /// Takes `job`'s series and assets when none is taken yet; `false` (and takes
+    /// nothing) otherwise.
+    pub(crate) fn take(&mut self, job: &IngestJob) -> bool {
+        let series = job.series.iter().map(|(sensor_id, value_name)| {
+            (job.project.clone(), sensor_id.clone(), value_name.clone())
+        });
+        let free = job.series.iter().all(|(sensor_id, value_name)| {
+            !self
+                .series
+                .contains(&(job.project.clone(), sensor_id.clone(), value_name.clone()))
+        }) && job
+            .assets
+            .iter()
+            .all(|a| !self.assets.contains(&a.asset_id));
+        if free {
+            self.series.extend(series);
+            self.assets.extend(job.assets.iter().map(|a| a.asset_id));
+        }
+        free
+    }
+}
+
+/// Jobs written as one: their series, rows and detection results side by side,
+/// re-indexed.
+struct Group<'a> {
+    series: Vec<SeriesName<'a>>,
+    /// The job of each series.
+    job_of: Vec<usize>,
+    /// Sorted by (series, time), as each job's.
+    rows: Vec<WriteRow>,
+    label_sets: Vec<&'a str>,
+    detection: Vec<(usize, &'a SeriesDetection)>,
+}
+
+impl<'a> Group<'a> {
+    fn new(jobs: &[&'a IngestJob]) -> Self {
+        let mut group = Self {
+            series: Vec::new(),
+            job_of: Vec::new(),
+            rows: Vec::with_capacity(jobs.iter().map(|job| job.rows.len()).sum()),
+            label_sets: Vec::new(),
+            detection: Vec::new(),
+        };
+        for (index, job) in jobs.iter().enumerate() {
+            let series_base = group.series.len();
+            let labels_base = group.label_sets.len();
+            group
+                .series
+                .extend(job.series.iter().map(|(sensor_id, value_name)| {
+                    (&job.project, sensor_id.as_str(), value_name.as_str())
+                }));
+            group.job_of.resize(group.series.len(), index);
+            group
+                .label_sets
+                .extend(job.label_sets.iter().map(String::as_str));
+            group.rows.extend(job.rows.iter().map(|row| WriteRow {
+                series: row.series + series_base,
+                labels: row.labels.map(|labels| labels + labels_base),
+                ..*row
+            }));
+            group.detection.extend(
+                job.detection
+                    .iter()
+                    .map(|(series, d)| (series + series_base, d)),
+            );
+        }
+        group
+    }
+}
+
+/// Writes jobs that share no series (see [`Disjoint`]) with the same statements: an
+/// insert of the new keys, an update of the changed ones only when some keys already
+/// existed, the series statistics, labels, detection results and rollups; then each
+/// job's assets. Returns each job's summary.
 pub(crate) async fn write(
     conn: &mut AnyConnection,
     dialect: Dialect,
     cache: &mut SeriesCache,
-    job: &IngestJob,
-) -> Result<IngestSummary> {
-    let ids = series_ids(conn, dialect, cache, job).await?;
-    let full = full_chunk_statements(dialect);
-    let statement = |rows: usize, which: usize, build: &dyn Fn() -> String| {
-        if rows == CHUNK {
-            std::borrow::Cow::Borrowed(full[which].as_str())
-        } else {
-            std::borrow::Cow::Owned(build())
+    jobs: &[&IngestJob],
+) -> Result<Vec<IngestSummary>> {
+    let group = Group::new(jobs);
+    let ids = series_ids(conn, dialect, cache, &group.series).await?;
+    let index_of: HashMap<i64, usize> = ids
+        .iter()
+        .enumerate()
+        .map(|(index, &id)| (id, index))
+        .collect();
+    let count_series = |counts: &mut [u64], rows: Vec<sqlx::any::AnyRow>| -> Result<()> {
+        for row in rows {
+            if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
+                counts[index] += 1;
+            }
         }
+        Ok(())
     };
-    let mut summary = job.superseded;
-    let mut new_per_series = vec![0i64; ids.len()];
-    for chunk in chunk_rows(&job.rows) {
+    let mut new_per_series = vec![0u64; ids.len()];
+    let mut replaced_per_series = vec![0u64; ids.len()];
+    for chunk in chunk_rows(&group.rows) {
+        let mut rows = bulk::Rows::new(dialect, READING_COLUMNS, chunk.len());
+        for row in chunk {
+            rows.push(&[
+                Value::Int(ids[row.series]),
+                Value::Int(row.time),
+                Value::Float(Some(row.value)),
+                Value::Float(row.precision),
+                Value::Text(row.labels.map(|index| group.label_sets[index])),
+                Value::Float(row.score),
+                Value::Float(row.expected.map(|(low, _)| low)),
+                Value::Float(row.expected.map(|(_, high)| high)),
+            ]);
+        }
         let single_series = chunk[0].series == chunk[chunk.len() - 1].series;
+        let insert = insert_sql(&rows, !single_series);
+        let update = update_sql(&rows);
         let inserted = if single_series {
-            let sql = statement(chunk.len(), 0, &|| insert_sql(dialect, chunk.len(), false));
-            let inserted = bind_rows(&sql, &ids, &job.label_sets, chunk, true)
+            let inserted = rows
+                .clone()
+                .query(&insert)
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
-            new_per_series[chunk[0].series] += inserted as i64;
+            new_per_series[chunk[0].series] += inserted;
             inserted
         } else {
-            let sql = statement(chunk.len(), 1, &|| insert_sql(dialect, chunk.len(), true));
-            let rows = bind_rows(&sql, &ids, &job.label_sets, chunk, true)
-                .fetch_all(&mut *conn)
-                .await?;
-            let index_of: HashMap<i64, usize> = ids
-                .iter()
-                .enumerate()
-                .map(|(index, &id)| (id, index))
-                .collect();
-            for row in &rows {
-                if let Some(&index) = index_of.get(&row.try_get::<i64, _>("series_id")?) {
-                    new_per_series[index] += 1;
-                }
-            }
-            rows.len() as u64
+            let returned = rows.clone().query(&insert).fetch_all(&mut *conn).await?;
+            let inserted = returned.len() as u64;
+            count_series(&mut new_per_series, returned)?;
+            inserted
         };
-        summary.new += inserted;
-        let existing = chunk.len() as u64 - inserted;
-        if existing > 0 {
-            let sql = statement(chunk.len(), 2, &|| update_sql(dialect, chunk.len()));
-            let replaced = bind_rows(&sql, &ids, &job.label_sets, chunk, false)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
-            summary.replaced += replaced;
-            summary.unchanged += existing - replaced;
+        if inserted < chunk.len() as u64 {
+            let replaced = rows.query(&update).fetch_all(&mut *conn).await?;
+            count_series(&mut replaced_per_series, replaced)?;
         }
     }
     // Rows are sorted by series then time: each series' first and last row bound it.
-    let mut stats = Vec::with_capacity(ids.len());
+    let mut stats = bulk::Rows::new(dialect, &[Kind::Int; 4], ids.len());
+    let mut rows_per_series = vec![0u64; ids.len()];
     let mut start = 0;
-    while start < job.rows.len() {
-        let series = job.rows[start].series;
+    while start < group.rows.len() {
+        let series = group.rows[start].series;
         let end = start
-            + job.rows[start..]
+            + group.rows[start..]
                 .iter()
                 .take_while(|row| row.series == series)
                 .count();
-        stats.push((
-            ids[series],
-            new_per_series[series],
-            job.rows[start].time,
-            job.rows[end - 1].time,
-        ));
+        rows_per_series[series] = (end - start) as u64;
+        stats.push(&[
+            Value::Int(ids[series]),
+            Value::Int(new_per_series[series] as i64),
+            Value::Int(group.rows[start].time),
+            Value::Int(group.rows[end - 1].time),
+        ]);
         start = end;
     }
     for chunk in stats.chunks(CHUNK) {
-        let sql = series_stats_sql(dialect, chunk.len());
-        let mut query = bulk_query(&sql, chunk.len());
-        for &(id, new, first, last) in chunk {
-            query = query.bind(id).bind(new).bind(first).bind(last);
-        }
-        query.execute(&mut *conn).await?;
+        let sql = series_stats_sql(&chunk);
+        chunk.query(&sql).execute(&mut *conn).await?;
     }
-    if !job.label_sets.is_empty() {
-        let mut seen = BTreeSet::new();
-        for row in &job.rows {
-            if let Some(index) = row.labels {
-                for label in job.label_sets[index].split(',').filter(|l| !l.is_empty()) {
-                    seen.insert((ids[row.series], label));
-                }
+    let mut seen = BTreeSet::new();
+    for row in &group.rows {
+        if let Some(index) = row.labels {
+            for label in group.label_sets[index].split(',').filter(|l| !l.is_empty()) {
+                seen.insert((ids[row.series], label));
             }
         }
-        let seen: Vec<(i64, &str)> = seen.into_iter().collect();
-        for chunk in seen.chunks(CHUNK) {
-            let sql = series_labels_sql(dialect, chunk.len());
-            let mut query = bulk_query(&sql, chunk.len());
-            for &(id, label) in chunk {
-                query = query.bind(id).bind(label);
-            }
-            query.execute(&mut *conn).await?;
-        }
     }
-    for chunk in job.detection.chunks(CHUNK) {
+    let mut labels = bulk::Rows::new(dialect, &[Kind::Int, Kind::Text], seen.len());
+    for (id, label) in seen {
+        labels.push(&[Value::Int(id), Value::Text(Some(label))]);
+    }
+    for chunk in labels.chunks(CHUNK) {
+        let sql = series_labels_sql(&chunk);
+        chunk.query(&sql).execute(&mut *conn).await?;
+    }
+    for chunk in group.detection.chunks(CHUNK) {
         let sql = detector_states_sql(dialect, chunk.len());
         let mut query = bulk_query(&sql, chunk.len());
         for (series, detection) in chunk {
@@ -583,11 +653,11 @@ pub(crate) async fn write(
             .map(|row| row.try_get("id"))
             .collect::<Result<_, _>>()?;
         if let Some((series, _)) = chunk.iter().find(|(s, _)| !updated.contains(&ids[*s])) {
-            let (sensor_id, value_name) = &job.series[*series];
+            let (_, sensor_id, value_name) = group.series[*series];
             return Err(Error::Stale(format!("{sensor_id}/{value_name}")));
         }
     }
-    let events: Vec<(i64, &AnomalyEvent)> = job
+    let events: Vec<(i64, &AnomalyEvent)> = group
         .detection
         .iter()
         .flat_map(|(series, d)| d.events.iter().map(|e| (ids[*series], e)))
@@ -610,9 +680,19 @@ pub(crate) async fn write(
         }
         query.execute(&mut *conn).await?;
     }
-    crate::rollups::write(conn, dialect, &ids, &job.rows).await?;
-    crate::assets::write(conn, dialect, &job.assets).await?;
-    Ok(summary)
+    crate::rollups::write(conn, dialect, &ids, &group.rows).await?;
+    let mut summaries: Vec<IngestSummary> = jobs.iter().map(|job| job.superseded).collect();
+    for (series, &job) in group.job_of.iter().enumerate() {
+        let existing = rows_per_series[series] - new_per_series[series];
+        let summary = &mut summaries[job];
+        summary.new += new_per_series[series];
+        summary.replaced += replaced_per_series[series];
+        summary.unchanged += existing - replaced_per_series[series];
+    }
+    for job in jobs {
+        crate::assets::write(conn, dialect, &job.assets).await?;
+    }
+    Ok(summaries)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 
 mod annotations;
 mod assets;
+mod bulk;
 mod database_url;
 mod dialect;
 mod directory;

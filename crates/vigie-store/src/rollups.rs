@@ -16,8 +16,9 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
+use crate::bulk::{Kind, Rows, Value};
 use crate::dialect::Dialect;
-use crate::ingest::{CHUNK, NullableDouble, WriteRow, bulk_query};
+use crate::ingest::{CHUNK, WriteRow};
 use crate::{ProjectKey, Result};
 
 /// The widths of rollup buckets, in seconds, finest first.
@@ -134,13 +135,31 @@ pub(crate) fn plan(rows: &[WriteRow]) -> Vec<(usize, i64, Rollup)> {
 }
 
 /// Merges rollups into the stored ones: counts add up, the first and last readings are
+/// The columns of a rollup as written: series, width, bucket, count, first time and
+/// value, lowest, highest, last time and value, highest score, band.
+const ROLLUP_COLUMNS: &[Kind] = &[
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::Int,
+    Kind::Float,
+    Kind::Float,
+    Kind::Float,
+    Kind::Int,
+    Kind::Float,
+    Kind::Float,
+    Kind::Float,
+    Kind::Float,
+];
+
 /// the earliest and latest, extremes widen. (Each `SET` reads the row as it was.)
-fn upsert_sql(dialect: Dialect, rows: usize) -> String {
+fn upsert_sql(rows: &Rows<'_>) -> String {
     const OLD: &str = "reading_rollups";
     format!(
         "INSERT INTO reading_rollups (series_id, width_s, bucket_us, reading_count, first_us, \
            first_value, min_value, max_value, last_us, last_value, max_score, expected_low, \
-           expected_high) VALUES {} \
+           expected_high) {} \
          ON CONFLICT (series_id, width_s, bucket_us) DO UPDATE SET \
            reading_count = {OLD}.reading_count + excluded.reading_count, \
            first_value = CASE WHEN excluded.first_us <= {OLD}.first_us THEN excluded.first_value ELSE {OLD}.first_value END, \
@@ -155,7 +174,7 @@ fn upsert_sql(dialect: Dialect, rows: usize) -> String {
              THEN excluded.expected_low ELSE {OLD}.expected_low END, \
            expected_high = CASE WHEN {OLD}.expected_high IS NULL OR excluded.expected_high > {OLD}.expected_high \
              THEN excluded.expected_high ELSE {OLD}.expected_high END",
-        dialect.values(rows, 13)
+        rows.insert_source()
     )
 }
 
@@ -167,26 +186,27 @@ pub(crate) async fn write(
     rows: &[WriteRow],
 ) -> Result<()> {
     let planned = plan(rows);
-    for chunk in planned.chunks(CHUNK) {
-        let sql = upsert_sql(dialect, chunk.len());
-        let mut query = bulk_query(&sql, chunk.len());
-        for (series, width_s, r) in chunk {
-            query = query
-                .bind(ids[*series])
-                .bind(*width_s)
-                .bind(r.bucket_us)
-                .bind(r.reading_count)
-                .bind(r.first_us)
-                .bind(r.first_value)
-                .bind(r.min_value)
-                .bind(r.max_value)
-                .bind(r.last_us)
-                .bind(r.last_value)
-                .bind(NullableDouble(r.max_score))
-                .bind(NullableDouble(r.expected_low))
-                .bind(NullableDouble(r.expected_high));
-        }
-        query.execute(&mut *conn).await?;
+    let mut rollups = Rows::new(dialect, ROLLUP_COLUMNS, planned.len());
+    for (series, width_s, r) in &planned {
+        rollups.push(&[
+            Value::Int(ids[*series]),
+            Value::Int(*width_s),
+            Value::Int(r.bucket_us),
+            Value::Int(r.reading_count),
+            Value::Int(r.first_us),
+            Value::Float(Some(r.first_value)),
+            Value::Float(Some(r.min_value)),
+            Value::Float(Some(r.max_value)),
+            Value::Int(r.last_us),
+            Value::Float(Some(r.last_value)),
+            Value::Float(r.max_score),
+            Value::Float(r.expected_low),
+            Value::Float(r.expected_high),
+        ]);
+    }
+    for chunk in rollups.chunks(CHUNK) {
+        let sql = upsert_sql(&chunk);
+        chunk.query(&sql).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -156,10 +156,29 @@ async fn apply(
             WriteJob::Rotate(job) => {
                 job.output = Some(crate::tokens::rotate(&mut tx, &job.input).await?);
             }
-            WriteJob::Ingest(job) => {
-                job.output =
-                    Some(crate::ingest::write(&mut tx, dialect, series, &job.input).await?);
-            }
+            WriteJob::Ingest(_) => {}
+        }
+    }
+    // Ingestion jobs in groups that share no series, each group written with one set
+    // of statements (under load, hundreds of small requests wait together: one
+    // statement each instead of several per request).
+    let mut ingest: Vec<&mut Pending<IngestJob, IngestSummary>> = batch
+        .iter_mut()
+        .filter_map(|job| match job {
+            WriteJob::Ingest(job) => Some(job),
+            _ => None,
+        })
+        .collect();
+    while !ingest.is_empty() {
+        let mut taken = crate::ingest::Disjoint::new();
+        let group = ingest
+            .iter()
+            .take_while(|job| taken.take(&job.input))
+            .count();
+        let inputs: Vec<&IngestJob> = ingest[..group].iter().map(|job| &job.input).collect();
+        let summaries = crate::ingest::write(&mut tx, dialect, series, &inputs).await?;
+        for (job, summary) in ingest.drain(..group).zip(summaries) {
+            job.output = Some(summary);
         }
     }
     tx.commit().await?;

@@ -54,6 +54,7 @@ conformance!(
     series_are_listed_in_pages,
     ingestion_needs_an_existing_project,
     concurrent_ingestion_of_overlapping_batches,
+    concurrent_requests_written_together_keep_their_own_counts,
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
     users_are_unique_by_email_and_sessions_end,
     rollups_summarise_readings_and_merge_across_requests,
@@ -830,6 +831,113 @@ async fn concurrent_ingestion_of_overlapping_batches(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(series.iter().all(|s| s.count == 500), "{series:?}");
+}
+
+/// Requests waiting for the writer together are written with shared statements (one
+/// insert for all their readings): each still gets its own counts, and series of the
+/// same name in two projects stay apart.
+async fn concurrent_requests_written_together_keep_their_own_counts(store: Arc<dyn Store>) {
+    let line = project(&store).await;
+    store
+        .create_project(&line.org_id, "press", 3)
+        .await
+        .unwrap();
+    let press = ProjectKey {
+        org_id: line.org_id.clone(),
+        code: "press".into(),
+    };
+    let first = |task: usize| -> Vec<ValidReading> {
+        (0..5)
+            .map(|t| reading(&format!("s{}", task / 2), "x", t, task as f64))
+            .collect()
+    };
+    // Tasks 2k and 2k+1 send the same sensor names, one to each project.
+    let project_of = |task: usize| {
+        if task.is_multiple_of(2) {
+            line.clone()
+        } else {
+            press.clone()
+        }
+    };
+    let send = |batches: Vec<(ProjectKey, Vec<ValidReading>)>| {
+        let store = store.clone();
+        async move {
+            let tasks: Vec<_> = batches
+                .into_iter()
+                .map(|(project, batch)| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.ingest(project, batch).await.unwrap() })
+                })
+                .collect();
+            let mut summaries = Vec::new();
+            for task in tasks {
+                summaries.push(task.await.unwrap());
+            }
+            summaries
+        }
+    };
+    let created = send(
+        (0..40)
+            .map(|task| (project_of(task), first(task)))
+            .collect(),
+    )
+    .await;
+    assert!(
+        created.iter().all(|s| *s == summary(5, 0, 0)),
+        "{created:?}"
+    );
+    // Again: the same readings; two of them changed, with labels; or three more.
+    let again = send(
+        (0..40)
+            .map(|task| {
+                let mut batch = first(task);
+                match task % 3 {
+                    0 => {}
+                    1 => {
+                        batch[1].value = -1.0;
+                        batch[3].labels = vec![format!("task:{task}")];
+                    }
+                    _ => batch
+                        .extend((5..8).map(|t| reading(&format!("s{}", task / 2), "x", t, 0.5))),
+                }
+                (project_of(task), batch)
+            })
+            .collect(),
+    )
+    .await;
+    for (task, got) in again.iter().enumerate() {
+        let expected = match task % 3 {
+            0 => summary(0, 5, 0),
+            1 => summary(0, 3, 2),
+            _ => summary(3, 5, 0),
+        };
+        assert_eq!(*got, expected, "task {task}");
+    }
+    for (task, project) in (0..40).map(|task| (task, project_of(task))) {
+        let series = store
+            .list_series(&SeriesQuery::first(&project, 1000))
+            .await
+            .unwrap();
+        let mine = series
+            .iter()
+            .find(|s| s.sensor_id == format!("s{}", task / 2))
+            .unwrap();
+        assert_eq!(mine.count, if task % 3 == 2 { 8 } else { 5 }, "task {task}");
+        let mut query = query(&project);
+        query.sensor_id = Some(mine.sensor_id.clone());
+        let stored = store.read_readings(&query).await.unwrap();
+        let values: Vec<f64> = stored.iter().map(|r| r.value).collect();
+        let mut expected = vec![task as f64; 5];
+        match task % 3 {
+            1 => expected[1] = -1.0,
+            2 => expected.extend([0.5; 3]),
+            _ => {}
+        }
+        assert_eq!(values, expected, "task {task}");
+        if task % 3 == 1 {
+            assert_eq!(stored[3].labels, [format!("task:{task}")]);
+        }
+    }
 }
 
 async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store: Arc<dyn Store>) {
