@@ -14,10 +14,13 @@
 //! checkpoint and replays the scored readings stored after it, which gives back exactly
 //! the detector that scored them. If a request fails or is cancelled before its batch
 //! goes to the store, the detectors it touched are dropped from memory and reload the
-//! same way, so it leaves the detection exactly as it was. Once the batch goes to the
-//! store, the commit runs to its end on its own task and the detectors stay locked until
-//! its outcome is known, even if the request is cancelled meanwhile: no other request
-//! can load a detector from before a batch that then commits.
+//! same way, so it leaves the detection exactly as it was. Once the batch is queued for
+//! the store (the store commits queued batches in order, many in one transaction), the
+//! detectors are unlocked: the next request on the same series or asset scores on at
+//! once, and its batch commits after this one. The commit runs to its end on its own
+//! task, even if the request is cancelled meanwhile. If it fails, the detectors are
+//! dropped from memory, and a batch scored on top of it fails as stale (its
+//! conditional updates find the progress from before it) and is scored again.
 //!
 //! Rules a user can rely on (the README repeats them):
 //! * a reading newer than everything scored in its series is scored;
@@ -98,7 +101,8 @@ pub struct DetectionConfig {
 }
 
 /// Attempts at storing one request before a stale detector is reported: each retry
-/// follows another node's write to one of its series.
+/// follows another node's write to one of its series, or the failed commit of a batch
+/// it was scored after.
 const MAX_ATTEMPTS: u32 = 8;
 
 /// A reading's score and the range it was expected in.
@@ -134,27 +138,28 @@ pub(crate) type SeriesName = (String, String);
 pub(crate) type SlotGuard = tokio::sync::OwnedMutexGuard<Option<Slot>>;
 
 /// The locked detectors of one request. They change as the request scores its
-/// readings; unless the request commits, because it failed or was cancelled (its
-/// future dropped, as when a client disconnects), they are dropped from memory and
-/// reload from what the store holds.
+/// readings; unless its batch is queued for the store, because it failed or was
+/// cancelled (its future dropped, as when a client disconnects), they are dropped from
+/// memory and reload from what the store holds.
 struct Locked {
     guards: Vec<SlotGuard>,
     /// The assets the request touched, the same way.
     assets: Vec<AssetGuard>,
-    committed: bool,
+    /// Whether the detectors keep their new state (the batch is queued).
+    keep: bool,
     resident: Arc<Resident>,
 }
 
 impl Drop for Locked {
     fn drop(&mut self) {
         for guard in &mut self.guards {
-            if self.committed {
+            if self.keep {
                 self.resident.recount(guard);
             } else {
                 self.resident.release(guard);
             }
         }
-        if !self.committed {
+        if !self.keep {
             for guard in &mut self.assets {
                 **guard = None;
             }
@@ -250,20 +255,20 @@ impl Pipeline {
         if !self.config.enabled {
             return Ok(self.store.ingest(project, readings).await?);
         }
-        // Only a store that several nodes share can find a detector stale (another
-        // node scored its series meanwhile); the request is then scored again by
-        // detectors reloaded from the store, so the readings are kept for that.
-        let shared = self.store.shared();
+        // A detector is stale when another node scored its series meanwhile, or when
+        // the request was scored on top of an earlier one whose commit failed; the
+        // request is then scored again by detectors reloaded from the store, so the
+        // readings are kept for that.
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let again = (shared && attempts < MAX_ATTEMPTS).then(|| readings.clone());
+            let again = (attempts < MAX_ATTEMPTS).then(|| readings.clone());
             match self.ingest_once(project.clone(), readings).await {
                 Err(Error::Storage(vigie_store::Error::Stale(series))) if again.is_some() => {
                     tracing::debug!(
                         series,
                         attempts,
-                        "another node scored a series meanwhile; scoring again"
+                        "a series moved on without this request's detectors; scoring again"
                     );
                     self.stale_retries.fetch_add(1, Ordering::Relaxed);
                     readings = again.expect("checked by the guard");
@@ -301,7 +306,7 @@ impl Pipeline {
         let mut locked = Locked {
             guards: Vec::with_capacity(series.len()),
             assets: Vec::new(),
-            committed: false,
+            keep: false,
             resident: Arc::clone(&self.resident),
         };
         let mut absent = Vec::new();
@@ -340,16 +345,37 @@ impl Pipeline {
             detection,
             assets,
         };
-        // From here the batch may reach the store, so the detectors stay locked until
-        // its outcome is known, whatever becomes of this request: a task of its own
-        // commits and hands the detectors over (kept if committed, dropped if not).
-        // Were the request cancelled while the commit is under way, another request
-        // would otherwise reload a state from before a batch that then commits.
+        // From here the batch may reach the store, whatever becomes of this request: a
+        // task of its own queues it, unlocks the detectors once it is queued (the next
+        // request may score on, and its batch commits after this one), and waits for
+        // the commit. A failed commit drops the detectors from memory; a batch scored on
+        // top of it fails too, as stale (its conditional updates find the progress
+        // before it), and is scored again from what the store holds.
         let store = Arc::clone(&self.store);
+        let resident = Arc::clone(&self.resident);
         let commit = tokio::spawn(async move {
-            let outcome = store.ingest_batch(project, batch).await;
-            locked.committed = outcome.is_ok();
+            let committing = store.queue_batch(project, batch).await?;
+            let series: Vec<_> = locked
+                .guards
+                .iter()
+                .map(|g| Arc::clone(SlotGuard::mutex(g)))
+                .collect();
+            let assets: Vec<_> = locked
+                .assets
+                .iter()
+                .map(|g| Arc::clone(AssetGuard::mutex(g)))
+                .collect();
+            locked.keep = true;
             drop(locked);
+            let outcome = committing.outcome().await;
+            if outcome.is_err() {
+                for slot in series {
+                    resident.release(&mut slot.lock_owned().await);
+                }
+                for asset in assets {
+                    *asset.lock().await = None;
+                }
+            }
             outcome
         });
         let summary = commit
@@ -499,11 +525,14 @@ impl Pipeline {
     /// [`ASSET_LAYOUT_TTL`].
     async fn project_assets(&self, project: &ProjectKey) -> Result<Arc<ProjectAssets>> {
         {
-            let layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(cached) = layouts.get(project)
-                && cached.read_at.elapsed() < ASSET_LAYOUT_TTL
-            {
-                return Ok(Arc::clone(&cached.assets));
+            let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(cached) = layouts.get_mut(project) {
+                if cached.read_at.elapsed() < ASSET_LAYOUT_TTL {
+                    return Ok(Arc::clone(&cached.assets));
+                }
+                // One request reads the layout again; the others meanwhile use the one
+                // they have (under load, hundreds of requests would read it at once).
+                cached.read_at = std::time::Instant::now();
             }
         }
         self.read_project_assets(project).await

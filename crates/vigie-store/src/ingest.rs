@@ -447,40 +447,35 @@ async fn series_ids(
         .collect()
 }
 
-/// Whether two jobs may be written as one: no series and no asset in common. Jobs
-/// written together must not share a series, whose counts would then belong to both.
+/// Whether jobs may be written as one: no series in common, whose counts, detector
+/// state and events would then belong to two jobs in one statement. (Assets may be
+/// shared: each job's asset results are written after the group's, job by job.)
 pub(crate) struct Disjoint {
     series: std::collections::HashSet<(ProjectKey, String, String)>,
-    assets: std::collections::HashSet<i64>,
 }
 
 impl Disjoint {
     pub(crate) fn new() -> Self {
         Self {
             series: Default::default(),
-            assets: Default::default(),
         }
     }
 
-    /// Takes `job`'s series and assets when none is taken yet; `false` (and takes
-    /// nothing) otherwise.
+    /// Takes `job`'s series when none is taken yet; `false` (and takes nothing)
+    /// otherwise.
     pub(crate) fn take(&mut self, job: &IngestJob) -> bool {
-        let series = job.series.iter().map(|(sensor_id, value_name)| {
+        let key = |(sensor_id, value_name): &(String, String)| {
             (job.project.clone(), sensor_id.clone(), value_name.clone())
-        });
-        let free = job.series.iter().all(|(sensor_id, value_name)| {
-            !self
-                .series
-                .contains(&(job.project.clone(), sensor_id.clone(), value_name.clone()))
-        }) && job
-            .assets
+        };
+        if job
+            .series
             .iter()
-            .all(|a| !self.assets.contains(&a.asset_id));
-        if free {
-            self.series.extend(series);
-            self.assets.extend(job.assets.iter().map(|a| a.asset_id));
+            .any(|series| self.series.contains(&key(series)))
+        {
+            return false;
         }
-        free
+        self.series.extend(job.series.iter().map(key));
+        true
     }
 }
 

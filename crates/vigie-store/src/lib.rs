@@ -39,6 +39,7 @@ pub use model::*;
 pub use rollups::{ChartReading, HOUR_S, ROLLUP_WIDTHS_S, Rollup, SeriesRef, bucket_start};
 pub use store::SqlStore;
 pub use users::{AuditEntry, Invitation, NewUser, Session, User, UserCredentials};
+pub use writer::Committing;
 
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
@@ -161,7 +162,15 @@ pub trait ReadingStore: Send + Sync {
     /// Stores validated readings, their scores and the detection results in one durable
     /// transaction (committed and synced) before returning. Within one call, the last
     /// reading of a key wins over earlier ones. A corrected reading keeps its score.
-    async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary>;
+    async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary> {
+        self.queue_batch(project, batch).await?.outcome().await
+    }
+    /// Queues a batch for [`ReadingStore::ingest_batch`] and returns once it is queued,
+    /// before its commit: batches queued one after another are committed in that order
+    /// (each maybe with others in one transaction), and a batch whose conditional
+    /// updates find the progress of an earlier one that failed fails as
+    /// [`Error::Stale`]. [`Committing::outcome`] tells the outcome.
+    async fn queue_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<Committing>;
     /// Stores readings without scores; see [`ReadingStore::ingest_batch`].
     async fn ingest(
         &self,

@@ -189,8 +189,10 @@ impl ReadingStore for SqlStore {
         directory::project_exists(&self.pool, &project.org_id, &project.code).await
     }
 
-    async fn ingest_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<IngestSummary> {
-        self.writer.ingest(IngestJob::new(project, batch)).await
+    async fn queue_batch(&self, project: ProjectKey, batch: IngestBatch) -> Result<Committing> {
+        self.writer
+            .queue_ingest(IngestJob::new(project, batch))
+            .await
     }
 
     async fn series_detections(

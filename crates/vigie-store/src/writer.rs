@@ -59,6 +59,19 @@ impl WriteJob {
     }
 }
 
+/// A queued batch of readings, on its way to the store.
+pub struct Committing(oneshot::Receiver<Result<IngestSummary>>);
+
+impl Committing {
+    /// What the batch's commit gave.
+    ///
+    /// # Errors
+    /// The commit's error; [`Error::WriterStopped`] if the writer stopped first.
+    pub async fn outcome(self) -> Result<IngestSummary> {
+        self.0.await.map_err(|_| Error::WriterStopped)?
+    }
+}
+
 /// The handle through which the store submits writes; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Writer {
@@ -74,6 +87,18 @@ impl Writer {
     }
 
     async fn submit<I, O>(&self, input: I, job: fn(Pending<I, O>) -> WriteJob) -> Result<O> {
+        self.queue(input, job)
+            .await?
+            .await
+            .map_err(|_| Error::WriterStopped)?
+    }
+
+    /// Queues a job; its outcome arrives through the receiver after its commit.
+    async fn queue<I, O>(
+        &self,
+        input: I,
+        job: fn(Pending<I, O>) -> WriteJob,
+    ) -> Result<oneshot::Receiver<Result<O>>> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
             input,
@@ -84,7 +109,7 @@ impl Writer {
             .send(job(pending))
             .await
             .map_err(|_| Error::WriterStopped)?;
-        answer.await.map_err(|_| Error::WriterStopped)?
+        Ok(answer)
     }
 
     /// Starts a refresh-token family; `false` when its application is unknown or disabled.
@@ -97,9 +122,10 @@ impl Writer {
         self.submit(rotation, WriteJob::Rotate).await
     }
 
-    /// Stores one request's readings with their detection results.
-    pub(crate) async fn ingest(&self, job: IngestJob) -> Result<IngestSummary> {
-        self.submit(job, WriteJob::Ingest).await
+    /// Queues one request's readings with their detection results (see
+    /// [`crate::ReadingStore::queue_batch`]).
+    pub(crate) async fn queue_ingest(&self, job: IngestJob) -> Result<Committing> {
+        Ok(Committing(self.queue(job, WriteJob::Ingest).await?))
     }
 }
 
