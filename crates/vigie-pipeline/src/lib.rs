@@ -255,14 +255,16 @@ impl Pipeline {
         if !self.config.enabled {
             return Ok(self.store.ingest(project, readings).await?);
         }
-        // A detector is stale when another node scored its series meanwhile, or when
-        // the request was scored on top of an earlier one whose commit failed; the
-        // request is then scored again by detectors reloaded from the store, so the
-        // readings are kept for that.
+        // A detector is stale when another node scored its series meanwhile; the
+        // request is then scored again by detectors reloaded from the store, so on a
+        // store that several nodes share the readings are kept for that. (On one node,
+        // only a request scored on top of one whose commit failed can find a detector
+        // stale: it fails too, and the client sends it again.)
+        let shared = self.store.shared();
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let again = (attempts < MAX_ATTEMPTS).then(|| readings.clone());
+            let again = (shared && attempts < MAX_ATTEMPTS).then(|| readings.clone());
             match self.ingest_once(project.clone(), readings).await {
                 Err(Error::Storage(vigie_store::Error::Stale(series))) if again.is_some() => {
                     tracing::debug!(

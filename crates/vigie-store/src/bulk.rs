@@ -36,7 +36,6 @@ impl Kind {
 }
 
 /// Rows of one statement, row by row.
-#[derive(Clone)]
 pub(crate) struct Rows<'a> {
     dialect: Dialect,
     kinds: &'static [Kind],
@@ -53,6 +52,20 @@ impl<'a> Rows<'a> {
         }
     }
 
+    /// The rows `rows`, of columns of `kinds`.
+    pub(crate) fn of<const N: usize>(
+        dialect: Dialect,
+        kinds: &'static [Kind],
+        rows: &[[Value<'a>; N]],
+    ) -> Self {
+        debug_assert_eq!(N, kinds.len());
+        Self {
+            dialect,
+            kinds,
+            values: rows.iter().flatten().copied().collect(),
+        }
+    }
+
     /// Adds one row: one value per column, of its kind.
     pub(crate) fn push(&mut self, row: &[Value<'a>]) {
         debug_assert_eq!(row.len(), self.kinds.len());
@@ -62,18 +75,6 @@ impl<'a> Rows<'a> {
     /// The rows added.
     pub(crate) fn len(&self) -> usize {
         self.values.len() / self.kinds.len()
-    }
-
-    /// The rows in groups of at most `rows`, for statements of bounded size.
-    pub(crate) fn chunks(&self, rows: usize) -> Vec<Rows<'a>> {
-        self.values
-            .chunks(rows * self.kinds.len())
-            .map(|values| Rows {
-                dialect: self.dialect,
-                kinds: self.kinds,
-                values: values.to_vec(),
-            })
-            .collect()
     }
 
     /// The rows as the source of an `INSERT`: `VALUES (?, …), …` or

@@ -554,7 +554,7 @@ pub(crate) async fn write(
     };
     let mut new_per_series = vec![0u64; ids.len()];
     let mut replaced_per_series = vec![0u64; ids.len()];
-    for chunk in chunk_rows(&group.rows) {
+    let reading_rows = |chunk: &[WriteRow]| {
         let mut rows = bulk::Rows::new(dialect, READING_COLUMNS, chunk.len());
         for row in chunk {
             rows.push(&[
@@ -568,12 +568,14 @@ pub(crate) async fn write(
                 Value::Float(row.expected.map(|(_, high)| high)),
             ]);
         }
+        rows
+    };
+    for chunk in chunk_rows(&group.rows) {
+        let rows = reading_rows(chunk);
         let single_series = chunk[0].series == chunk[chunk.len() - 1].series;
         let insert = insert_sql(&rows, !single_series);
-        let update = update_sql(&rows);
         let inserted = if single_series {
             let inserted = rows
-                .clone()
                 .query(&insert)
                 .execute(&mut *conn)
                 .await?
@@ -581,18 +583,20 @@ pub(crate) async fn write(
             new_per_series[chunk[0].series] += inserted;
             inserted
         } else {
-            let returned = rows.clone().query(&insert).fetch_all(&mut *conn).await?;
+            let returned = rows.query(&insert).fetch_all(&mut *conn).await?;
             let inserted = returned.len() as u64;
             count_series(&mut new_per_series, returned)?;
             inserted
         };
         if inserted < chunk.len() as u64 {
+            let rows = reading_rows(chunk);
+            let update = update_sql(&rows);
             let replaced = rows.query(&update).fetch_all(&mut *conn).await?;
             count_series(&mut replaced_per_series, replaced)?;
         }
     }
     // Rows are sorted by series then time: each series' first and last row bound it.
-    let mut stats = bulk::Rows::new(dialect, &[Kind::Int; 4], ids.len());
+    let mut stats = Vec::with_capacity(ids.len());
     let mut rows_per_series = vec![0u64; ids.len()];
     let mut start = 0;
     while start < group.rows.len() {
@@ -603,7 +607,7 @@ pub(crate) async fn write(
                 .take_while(|row| row.series == series)
                 .count();
         rows_per_series[series] = (end - start) as u64;
-        stats.push(&[
+        stats.push([
             Value::Int(ids[series]),
             Value::Int(new_per_series[series] as i64),
             Value::Int(group.rows[start].time),
@@ -612,8 +616,9 @@ pub(crate) async fn write(
         start = end;
     }
     for chunk in stats.chunks(CHUNK) {
-        let sql = series_stats_sql(&chunk);
-        chunk.query(&sql).execute(&mut *conn).await?;
+        let rows = bulk::Rows::of(dialect, &[Kind::Int; 4], chunk);
+        let sql = series_stats_sql(&rows);
+        rows.query(&sql).execute(&mut *conn).await?;
     }
     let mut seen = BTreeSet::new();
     for row in &group.rows {
@@ -623,13 +628,14 @@ pub(crate) async fn write(
             }
         }
     }
-    let mut labels = bulk::Rows::new(dialect, &[Kind::Int, Kind::Text], seen.len());
-    for (id, label) in seen {
-        labels.push(&[Value::Int(id), Value::Text(Some(label))]);
-    }
+    let labels: Vec<[Value<'_>; 2]> = seen
+        .into_iter()
+        .map(|(id, label)| [Value::Int(id), Value::Text(Some(label))])
+        .collect();
     for chunk in labels.chunks(CHUNK) {
-        let sql = series_labels_sql(&chunk);
-        chunk.query(&sql).execute(&mut *conn).await?;
+        let rows = bulk::Rows::of(dialect, &[Kind::Int, Kind::Text], chunk);
+        let sql = series_labels_sql(&rows);
+        rows.query(&sql).execute(&mut *conn).await?;
     }
     for chunk in group.detection.chunks(CHUNK) {
         let sql = detector_states_sql(dialect, chunk.len());

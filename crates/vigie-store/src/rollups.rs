@@ -186,27 +186,27 @@ pub(crate) async fn write(
     rows: &[WriteRow],
 ) -> Result<()> {
     let planned = plan(rows);
-    let mut rollups = Rows::new(dialect, ROLLUP_COLUMNS, planned.len());
-    for (series, width_s, r) in &planned {
-        rollups.push(&[
-            Value::Int(ids[*series]),
-            Value::Int(*width_s),
-            Value::Int(r.bucket_us),
-            Value::Int(r.reading_count),
-            Value::Int(r.first_us),
-            Value::Float(Some(r.first_value)),
-            Value::Float(Some(r.min_value)),
-            Value::Float(Some(r.max_value)),
-            Value::Int(r.last_us),
-            Value::Float(Some(r.last_value)),
-            Value::Float(r.max_score),
-            Value::Float(r.expected_low),
-            Value::Float(r.expected_high),
-        ]);
-    }
-    for chunk in rollups.chunks(CHUNK) {
-        let sql = upsert_sql(&chunk);
-        chunk.query(&sql).execute(&mut *conn).await?;
+    for chunk in planned.chunks(CHUNK) {
+        let mut rollups = Rows::new(dialect, ROLLUP_COLUMNS, chunk.len());
+        for (series, width_s, r) in chunk {
+            rollups.push(&[
+                Value::Int(ids[*series]),
+                Value::Int(*width_s),
+                Value::Int(r.bucket_us),
+                Value::Int(r.reading_count),
+                Value::Int(r.first_us),
+                Value::Float(Some(r.first_value)),
+                Value::Float(Some(r.min_value)),
+                Value::Float(Some(r.max_value)),
+                Value::Int(r.last_us),
+                Value::Float(Some(r.last_value)),
+                Value::Float(r.max_score),
+                Value::Float(r.expected_low),
+                Value::Float(r.expected_high),
+            ]);
+        }
+        let sql = upsert_sql(&rollups);
+        rollups.query(&sql).execute(&mut *conn).await?;
     }
     Ok(())
 }

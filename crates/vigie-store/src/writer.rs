@@ -196,11 +196,16 @@ async fn apply(
         })
         .collect();
     while !ingest.is_empty() {
-        let mut taken = crate::ingest::Disjoint::new();
-        let group = ingest
-            .iter()
-            .take_while(|job| taken.take(&job.input))
-            .count();
+        let group = match ingest.len() {
+            1 => 1,
+            _ => {
+                let mut taken = crate::ingest::Disjoint::new();
+                ingest
+                    .iter()
+                    .take_while(|job| taken.take(&job.input))
+                    .count()
+            }
+        };
         let inputs: Vec<&IngestJob> = ingest[..group].iter().map(|job| &job.input).collect();
         let summaries = crate::ingest::write(&mut tx, dialect, series, &inputs).await?;
         for (job, summary) in ingest.drain(..group).zip(summaries) {
