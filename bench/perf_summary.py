@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Where the server's CPU goes, from a `perf record --call-graph dwarf` of `vigie serve`
-under ingestion load (bench/ingest with BENCH_PROFILE=1 records one).
+under ingestion load (bench/ingest with BENCH_PROFILE=1 records one). A profile of the
+whole machine (`perf record -a`, as for PostgreSQL) also splits PostgreSQL's processes
+by what they do, and names the other processes.
 
     python3 bench/perf_summary.py perf.data
 
@@ -40,6 +42,21 @@ PHASES = [
     ("tokio runtime (scheduling, I/O driver, timers)", r"tokio::"),
 ]
 COMPILED = [(name, re.compile(pattern)) for name, pattern in PHASES]
+
+# The phases of PostgreSQL's own processes, when the whole machine was sampled
+# (`perf record -a`, as bench/ingest does for a PostgreSQL profile).
+POSTGRES_PHASES = [
+    ("PostgreSQL: parsing and planning statements",
+     r"raw_parser|base_yyparse|core_yylex|yy|parse_analyze|transform|planner|pg_plan|copyObject|expression_tree_walker"),
+    ("PostgreSQL: reading array parameters (array_in, float8in, UNNEST)",
+     r"array_in|array_unnest|float8in|strtod|int8in|pg_strtoint|str_to_mpn|ArrayGet"),
+    ("PostgreSQL: B-tree indexes", r"^_bt_|^bt"),
+    ("PostgreSQL: WAL (records, CRC, flush)", r"XLog|crc32c|xlog"),
+    ("PostgreSQL: TOAST compression (detector states)", r"pglz|toast"),
+    ("PostgreSQL: heap and executor", r"^heap_|^Exec|^tts_|^slot_|PageAdd"),
+    ("PostgreSQL: buffers, locks, memory", r"hash_search|hash_bytes|LWLock|Buffer|palloc|MemoryContext|AllocSet|^Lock"),
+]
+POSTGRES_COMPILED = [(name, re.compile(pattern)) for name, pattern in POSTGRES_PHASES]
 UNATTRIBUTED = "unattributed (allocator, memcpy or a stack without a known frame)"
 
 # Inclusive shares: samples with the function anywhere on the stack.
@@ -87,6 +104,16 @@ def samples(path):
 
 
 def phase_of(frames, thread):
+    if thread == "postgres":
+        if frames[0][1]:
+            return "PostgreSQL: kernel (I/O, fsync, sockets)"
+        for symbol, kernel in frames:
+            phase = next((name for name, pattern in POSTGRES_COMPILED if pattern.search(symbol)), None)
+            if phase:
+                return phase
+        return "PostgreSQL: other"
+    if thread not in ("vigie", "vigie-bench") and not thread.startswith(("tokio", "sqlx")):
+        return f"other processes ({thread})"
     for symbol, kernel in frames:
         if kernel:
             continue
@@ -108,8 +135,12 @@ def main():
     inclusive = collections.Counter()
     leaves = collections.Counter()
     total = 0
+    idle = 0
     for thread, period, frames in samples(sys.argv[1]):
         if not frames:
+            continue
+        if thread == "swapper":  # an idle core (a whole-machine profile)
+            idle += period
             continue
         total += period
         phase = phase_of(frames, thread)
@@ -130,7 +161,8 @@ def main():
         sys.exit("no samples")
     share = lambda value: 100.0 * value / total
     seconds = total / 1e9  # cpu-clock periods are nanoseconds
-    print(f"Profile of the server: {seconds:.2f} s of CPU sampled (perf, cpu-clock, DWARF call stacks)")
+    print(f"Profile of the server: {seconds:.2f} s of CPU sampled (perf, cpu-clock, DWARF call stacks)"
+          + (f"; the cores were idle {idle / 1e9:.2f} s more" if idle else ""))
     print()
     print("By phase (each sample counted once, for the innermost frame that names a phase):")
     print(f"  {'phase':70} {'share':>6} {'in kernel':>9}")
