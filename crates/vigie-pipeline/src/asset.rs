@@ -24,9 +24,10 @@
 //!
 //! **Restarts.** An asset's state (model and alignment) is checkpointed with the
 //! readings every [`DetectionConfig::asset_checkpoint_rows`] rows; a restarted server
-//! resumes from the checkpoint and replays the asset's readings stored after it, which
-//! gives back exactly the state that scored them when the readings had arrived in time
-//! order.
+//! resumes from the checkpoint and replays the asset's readings stored after it, request
+//! by request in the order they fed the model (each reading keeps its feed, the asset's
+//! `fed_version` after its request), which gives back exactly the state that scored
+//! them, also when an asset's sensors arrive in separate requests.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 

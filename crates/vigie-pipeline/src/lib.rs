@@ -329,8 +329,9 @@ impl Pipeline {
             self.resident.recount(guard);
         }
         let (scores, mut detection) = self.score(&readings, series, &mut locked.guards)?;
+        let mut feeds = vec![None; readings.len()];
         let mut assets = self
-            .score_assets(&project, &readings, &mut locked.assets)
+            .score_assets(&project, &readings, &mut locked.assets, &mut feeds)
             .await?;
         self.silence_planned_stops(&project, &mut detection, &mut assets)
             .await?;
@@ -338,10 +339,12 @@ impl Pipeline {
             readings: readings
                 .into_iter()
                 .zip(scores)
-                .map(|(reading, scored)| ScoredReading {
+                .zip(feeds)
+                .map(|((reading, scored), asset_feed)| ScoredReading {
                     reading,
                     score: scored.map(|(score, _)| score),
                     expected: scored.and_then(|(_, expected)| expected),
+                    asset_feed,
                 })
                 .collect(),
             detection,
@@ -447,21 +450,23 @@ impl Pipeline {
 
     /// Feeds the request's readings to the health model of each asset they belong to
     /// (locked in the order of the layout, so requests cannot deadlock, and loaded if
-    /// not in memory): what to store for each.
+    /// not in memory): what to store for each, and in `feeds` the feed (the asset's new
+    /// `fed_version`) that took each reading.
     async fn score_assets(
         &self,
         project: &ProjectKey,
         readings: &[ValidReading],
         guards: &mut Vec<AssetGuard>,
+        feeds: &mut [Option<i64>],
     ) -> Result<Vec<AssetDetection>> {
         if !self.config.assets {
             return Ok(Vec::new());
         }
         let layout = self.project_assets(project).await?;
-        let mut by_asset: BTreeMap<usize, Vec<&ValidReading>> = BTreeMap::new();
-        for reading in readings {
+        let mut by_asset: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (at, reading) in readings.iter().enumerate() {
             if let Some(index) = layout.asset_of(&reading.sensor_id, &reading.value_name) {
-                by_asset.entry(index).or_default().push(reading);
+                by_asset.entry(index).or_default().push(at);
             }
         }
         let mut detections = Vec::new();
@@ -474,7 +479,8 @@ impl Pipeline {
             }
             let state = guard.as_mut().expect("loaded just above");
             let outcome = state.feed(
-                members.into_iter().map(|r| {
+                members.iter().map(|&at| {
+                    let r = &readings[at];
                     (
                         r.sensor_id.as_str(),
                         r.value_name.as_str(),
@@ -486,6 +492,9 @@ impl Pipeline {
                 &self.config,
             );
             detections.push(state.detection(asset.id, outcome, &self.config)?);
+            for at in members {
+                feeds[at] = Some(state.fed_version);
+            }
             guards.push(guard);
         }
         Ok(detections)
@@ -609,12 +618,12 @@ impl Pipeline {
             return Ok(fresh);
         }
         // The readings after the checkpoint give back the rows stored since (discarded
-        // here) and the readings still waiting for their row.
-        let _ = state.feed(
-            asset::replayed(&replay),
-            asset.relearn_from_us,
-            &self.config,
-        );
+        // here) and the readings still waiting for their row: fed again request by
+        // request, as they came (the store returns them feed by feed), since a row is
+        // scored when its sensors have reported and a late reading is passed over.
+        for feed in replay.chunk_by(|a, b| a.feed == b.feed) {
+            let _ = state.feed(asset::replayed(feed), asset.relearn_from_us, &self.config);
+        }
         state.fed_version = asset.fed_version;
         Ok(state)
     }

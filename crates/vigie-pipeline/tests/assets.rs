@@ -163,6 +163,52 @@ async fn a_restarted_pipeline_scores_assets_exactly_as_one_that_never_stopped(
     assert_eq!(got, expected);
 }
 
+/// A gateway per sensor: each request holds one sensor's minute. A pipeline made anew
+/// for every request (as when each lands on another node, or after a restart) reloads
+/// the asset from its checkpoint and replays the readings after it in the order the
+/// requests fed them, and so scores every row as one pipeline that saw them arrive.
+async fn an_asset_fed_by_one_request_per_sensor_reloads_in_arrival_order(store: Arc<dyn Store>) {
+    let steady = project(&store, "steady").await;
+    let reloaded = project(&store, "reloaded").await;
+    let requests: Vec<Vec<ValidReading>> = (0..16)
+        .flat_map(|minute| {
+            let readings = pump(minute * 60..(minute + 1) * 60, 700..800);
+            ["flow", "pressure", "current"].map(|sensor| {
+                readings
+                    .iter()
+                    .filter(|r| r.sensor_id == sensor)
+                    .cloned()
+                    .collect()
+            })
+        })
+        .collect();
+    let one = Pipeline::new(store.clone(), config());
+    for request in &requests {
+        one.ingest(steady.clone(), request.clone()).await.unwrap();
+        Pipeline::new(store.clone(), config())
+            .ingest(reloaded.clone(), request.clone())
+            .await
+            .unwrap();
+    }
+    let expected: Vec<_> = health(&store, &steady)
+        .await
+        .into_iter()
+        .map(|h| h.row)
+        .collect();
+    let got: Vec<_> = health(&store, &reloaded)
+        .await
+        .into_iter()
+        .map(|h| h.row)
+        .collect();
+    assert!(expected.len() > 900, "{} rows", expected.len());
+    let differing = expected.iter().zip(&got).filter(|(e, g)| e != g).count();
+    assert_eq!(
+        (got.len(), differing),
+        (expected.len(), 0),
+        "rows scored differently after reloads"
+    );
+}
+
 async fn named_assets_and_a_new_normal(store: Arc<dyn Store>) {
     let plant = project(&store, "named").await;
     store
@@ -235,5 +281,6 @@ macro_rules! on_both_backends {
 on_both_backends!(
     a_fault_opens_one_asset_event_naming_its_sensor,
     a_restarted_pipeline_scores_assets_exactly_as_one_that_never_stopped,
+    an_asset_fed_by_one_request_per_sensor_reloads_in_arrival_order,
     named_assets_and_a_new_normal,
 );

@@ -437,10 +437,12 @@ struct AssetReadingRecord {
     value_name: String,
     time_us: i64,
     value: f64,
+    asset_feed: Option<i64>,
 }
 
-/// The readings of an asset's series after `after_us`, in time order (at most
-/// `limit`): what a model replays after its checkpoint. `members` `None` is the default
+/// The readings of an asset's series after `after_us`, feed by feed in the order the
+/// model took them, each feed in time order (at most `limit`; readings of no feed
+/// first, in time order): what a model replays after its checkpoint. `members` `None` is the default
 /// asset: every series of the project that no named asset lists.
 pub(crate) async fn asset_readings(
     pool: &AnyPool,
@@ -460,11 +462,11 @@ pub(crate) async fn asset_readings(
            AND m.sensor_id = s.sensor_id AND m.value_name = s.value_name)"
     };
     let sql = format!(
-        "SELECT s.sensor_id, s.value_name, r.time_us, r.value
+        "SELECT s.sensor_id, s.value_name, r.time_us, r.value, r.asset_feed
          FROM series s JOIN readings r ON r.series_id = s.id
          WHERE s.org_id = $1 AND s.project_code = $2 AND {membership}
            AND ($4 IS NULL OR r.time_us > $4)
-         ORDER BY r.time_us, s.sensor_id, s.value_name
+         ORDER BY COALESCE(r.asset_feed, 0), r.time_us, s.sensor_id, s.value_name
          LIMIT $5"
     );
     let rows: Vec<AssetReadingRecord> = sqlx::query_as(&sql)
@@ -482,6 +484,7 @@ pub(crate) async fn asset_readings(
             value_name: row.value_name,
             time_us: row.time_us,
             value: row.value,
+            feed: row.asset_feed,
         })
         .collect())
 }

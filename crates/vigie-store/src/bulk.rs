@@ -13,6 +13,7 @@ use crate::dialect::Dialect;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Value<'a> {
     Int(i64),
+    MaybeInt(Option<i64>),
     Float(Option<f64>),
     Text(Option<&'a str>),
 }
@@ -135,6 +136,7 @@ impl<'a> Rows<'a> {
                 for value in self.values {
                     query = match value {
                         Value::Int(v) => query.bind(v),
+                        Value::MaybeInt(v) => query.bind(v),
                         Value::Float(v) => query.bind(crate::ingest::NullableDouble(v)),
                         Value::Text(v) => query.bind(v),
                     };
@@ -182,7 +184,10 @@ fn push_element(literal: &mut String, value: Value<'_>) {
         Value::Float(Some(v)) => {
             let _ = write!(literal, "{v}");
         }
-        Value::Float(None) | Value::Text(None) => literal.push_str("NULL"),
+        Value::MaybeInt(Some(v)) => {
+            let _ = write!(literal, "{v}");
+        }
+        Value::MaybeInt(None) | Value::Float(None) | Value::Text(None) => literal.push_str("NULL"),
         Value::Text(Some(text)) => {
             literal.push('"');
             for c in text.chars() {

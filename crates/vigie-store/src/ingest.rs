@@ -29,7 +29,8 @@ const SERIES_CACHE: usize = 20_000;
 pub(crate) type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
 /// One reading to write: its series (index into the job's series), time, value,
-/// precision, labels (index into the job's label sets), score and expected range.
+/// precision, labels (index into the job's label sets), score, expected range and the
+/// feed of its asset's model that took it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct WriteRow {
     pub(crate) series: usize,
@@ -39,6 +40,7 @@ pub(crate) struct WriteRow {
     pub(crate) labels: Option<usize>,
     pub(crate) score: Option<f64>,
     pub(crate) expected: Option<(f64, f64)>,
+    pub(crate) asset_feed: Option<i64>,
 }
 
 /// Readings of one request, grouped by series, sorted by time, one row per key, with
@@ -109,6 +111,7 @@ impl IngestJob {
             reading,
             score,
             expected,
+            asset_feed,
         } in batch.readings
         {
             let at = series_of(reading.sensor_id, reading.value_name);
@@ -129,6 +132,7 @@ impl IngestJob {
                 labels,
                 score,
                 expected,
+                asset_feed,
             });
         }
         let detection = batch
@@ -239,7 +243,7 @@ impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
 }
 
 /// The columns of a reading as inserted: series, time, value, precision, labels,
-/// score, expected low and high.
+/// score, expected low and high, asset feed.
 const READING_COLUMNS: &[Kind] = &[
     Kind::Int,
     Kind::Int,
@@ -249,6 +253,7 @@ const READING_COLUMNS: &[Kind] = &[
     Kind::Float,
     Kind::Float,
     Kind::Float,
+    Kind::Int,
 ];
 
 /// Inserts the rows whose key is new; the others are left for [`update_sql`]. With
@@ -256,7 +261,7 @@ const READING_COLUMNS: &[Kind] = &[
 fn insert_sql(rows: &bulk::Rows<'_>, returning: bool) -> String {
     format!(
         "INSERT INTO readings (series_id, time_us, value, precision, labels, score, expected_low, \
-           expected_high) {} \
+           expected_high, asset_feed) {} \
          ON CONFLICT (series_id, time_us) DO NOTHING{}",
         rows.insert_source(),
         if returning {
@@ -566,6 +571,7 @@ pub(crate) async fn write(
                 Value::Float(row.score),
                 Value::Float(row.expected.map(|(low, _)| low)),
                 Value::Float(row.expected.map(|(_, high)| high)),
+                Value::MaybeInt(row.asset_feed),
             ]);
         }
         rows
@@ -713,6 +719,7 @@ mod tests {
                     labels: None,
                     score: None,
                     expected: None,
+                    asset_feed: None,
                 })
             })
             .collect()

@@ -313,6 +313,9 @@ pub struct ScoredReading {
     /// The range the detector expected it in, `(low, high)`, when it had one: the
     /// series viewer's band of expected values.
     pub expected: Option<(f64, f64)>,
+    /// The feed of its asset's model that took it (the asset's `fed_version` after the
+    /// request), when it was fed to one: a reload replays feed by feed, as they came.
+    pub asset_feed: Option<i64>,
 }
 
 /// A run of consecutive anomalous readings of one series.
@@ -464,6 +467,7 @@ impl From<Vec<vigie_proto::readings::ValidReading>> for IngestBatch {
                     reading,
                     score: None,
                     expected: None,
+                    asset_feed: None,
                 })
                 .collect(),
             detection: Vec::new(),
@@ -621,4 +625,6 @@ pub struct AssetReading {
     pub time_us: i64,
     /// The value.
     pub value: f64,
+    /// The feed of the asset's model that took it ([`ScoredReading::asset_feed`]).
+    pub feed: Option<i64>,
 }

@@ -304,6 +304,7 @@ mod tests {
             labels: None,
             score: Some(value / 100.0),
             expected: Some((value - 1.0, value + 1.0)),
+            asset_feed: None,
         }
     }
 

@@ -950,6 +950,7 @@ async fn scores_detector_state_and_anomalies_are_stored_with_the_readings(store:
         reading: reading("s", "x", time_us, value),
         score,
         expected: None,
+        asset_feed: None,
     };
     let event = AnomalyEvent {
         start_us: 2,
@@ -1343,6 +1344,7 @@ fn dense(start_us: i64, seconds: i64) -> IngestBatch {
                 reading: reading("s", "x", start_us + i * 50_000, i as f64),
                 score: Some(i as f64 / 10_000.0),
                 expected: Some((i as f64 - 1.0, i as f64 + 1.0)),
+                asset_feed: None,
             })
             .collect(),
         detection: Vec::new(),
