@@ -8,7 +8,7 @@ use std::sync::Arc;
 use vigie_pipeline::{DetectionConfig, Pipeline};
 use vigie_proto::readings::ValidReading;
 use vigie_store::testing::{temp_postgres_url, temp_sqlite_url};
-use vigie_store::{AnomalyQuery, HealthQuery, ProjectKey, Store, StoredHealth};
+use vigie_store::{AnomalyQuery, HealthQuery, HealthRow, ProjectKey, Store, StoredHealth};
 
 const SECOND_US: i64 = 1_000_000;
 const T0_US: i64 = 1_700_000_000_000_000;
@@ -86,6 +86,15 @@ async fn health(store: &Arc<dyn Store>, project: &ProjectKey) -> Vec<StoredHealt
     rows
 }
 
+/// The health rows of a project's assets, without their asset ids.
+async fn health_rows(store: &Arc<dyn Store>, project: &ProjectKey) -> Vec<HealthRow> {
+    health(store, project)
+        .await
+        .into_iter()
+        .map(|h| h.row)
+        .collect()
+}
+
 async fn a_fault_opens_one_asset_event_naming_its_sensor(store: Arc<dyn Store>) {
     let plant = project(&store, "plant").await;
     let pipeline = Pipeline::new(store.clone(), config());
@@ -149,16 +158,8 @@ async fn a_restarted_pipeline_scores_assets_exactly_as_one_that_never_stopped(
         )
         .await;
     }
-    let expected: Vec<_> = health(&store, &steady)
-        .await
-        .into_iter()
-        .map(|h| h.row)
-        .collect();
-    let got: Vec<_> = health(&store, &restarted)
-        .await
-        .into_iter()
-        .map(|h| h.row)
-        .collect();
+    let expected = health_rows(&store, &steady).await;
+    let got = health_rows(&store, &restarted).await;
     assert!(expected.len() > 900);
     assert_eq!(got, expected);
 }
@@ -190,16 +191,8 @@ async fn an_asset_fed_by_one_request_per_sensor_reloads_in_arrival_order(store: 
             .await
             .unwrap();
     }
-    let expected: Vec<_> = health(&store, &steady)
-        .await
-        .into_iter()
-        .map(|h| h.row)
-        .collect();
-    let got: Vec<_> = health(&store, &reloaded)
-        .await
-        .into_iter()
-        .map(|h| h.row)
-        .collect();
+    let expected = health_rows(&store, &steady).await;
+    let got = health_rows(&store, &reloaded).await;
     assert!(expected.len() > 900, "{} rows", expected.len());
     let differing = expected.iter().zip(&got).filter(|(e, g)| e != g).count();
     assert_eq!(

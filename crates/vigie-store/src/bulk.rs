@@ -251,15 +251,9 @@ mod tests {
     /// with every character an array literal treats specially.
     #[tokio::test]
     async fn postgres_reads_the_arrays_back_exactly() {
-        let Some(url) = crate::testing::temp_postgres_url().await else {
+        let Some(pool) = crate::testing::one_postgres_connection().await else {
             return;
         };
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(url.expose())
-            .await
-            .unwrap();
         let floats = [
             0.1,
             -0.0,

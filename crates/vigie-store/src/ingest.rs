@@ -763,15 +763,9 @@ mod tests {
     /// connection so that the second statement reuses the first one's preparation.
     #[tokio::test]
     async fn a_statement_prepared_with_null_floats_takes_values_later() {
-        let Some(url) = crate::testing::temp_postgres_url().await else {
+        let Some(pool) = crate::testing::one_postgres_connection().await else {
             return;
         };
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(url.expose())
-            .await
-            .unwrap();
         sqlx::query("CREATE TABLE floats (id BIGINT PRIMARY KEY, x DOUBLE PRECISION)")
             .execute(&pool)
             .await

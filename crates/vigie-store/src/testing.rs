@@ -65,3 +65,19 @@ pub async fn temp_postgres_url() -> Option<DatabaseUrl> {
         .map_or(admin.as_str(), |(base, _)| base);
     Some(DatabaseUrl::new(format!("{base}/{name}")))
 }
+
+/// A pool of one connection to a new, empty PostgreSQL database through sqlx's `Any`
+/// driver, as the store uses it (one connection, so a statement's second run reuses its
+/// first one's preparation); `None` as for [`temp_postgres_url`].
+#[cfg(test)]
+pub(crate) async fn one_postgres_connection() -> Option<sqlx::AnyPool> {
+    let url = temp_postgres_url().await?;
+    sqlx::any::install_default_drivers();
+    Some(
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url.expose())
+            .await
+            .expect("connect to the test database"),
+    )
+}
