@@ -687,7 +687,21 @@ pub(crate) async fn write(
         }
         query.execute(&mut *conn).await?;
     }
-    crate::rollups::write(conn, dialect, &ids, &group.rows).await?;
+    // Rollups: a series whose readings were all new adds them; one whose request held
+    // stored readings too (sent again) and changed something is recomputed from the
+    // stored readings, so nothing counts twice; one sent again unchanged is left.
+    let fresh = |series: usize| new_per_series[series] == rows_per_series[series];
+    if (0..ids.len()).all(fresh) {
+        crate::rollups::write(conn, dialect, &ids, &group.rows, &[]).await?;
+    } else {
+        let changed = |s: usize| new_per_series[s] > 0 || replaced_per_series[s] > 0;
+        let (added, rebuilt): (Vec<WriteRow>, Vec<WriteRow>) = group
+            .rows
+            .iter()
+            .filter(|row| changed(row.series))
+            .partition(|row| fresh(row.series));
+        crate::rollups::write(conn, dialect, &ids, &added, &rebuilt).await?;
+    }
     let mut summaries: Vec<IngestSummary> = jobs.iter().map(|job| job.superseded).collect();
     for (series, &job) in group.job_of.iter().enumerate() {
         let existing = rows_per_series[series] - new_per_series[series];

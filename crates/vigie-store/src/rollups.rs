@@ -10,8 +10,12 @@
 //! reader therefore trusts a finer width within an hour only when the finer buckets'
 //! counts add up to the hour's ([`Rollup::reading_count`]).
 //!
-//! A reading sent again with another value counts twice and leaves its first value in
-//! the lowest and highest: rollups may be wider than the readings, never narrower.
+//! A reading sent again is not counted again. A corrected value (a stored reading sent
+//! again with another value) moves the first or last value it is, and widens the
+//! lowest and highest, but leaves its old value in them: rollups may be wider than the
+//! readings, never narrower. A request that mixes new readings of a series with stored
+//! ones (which the insert does not tell apart) has its buckets recomputed from the
+//! stored readings instead.
 
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
@@ -36,7 +40,7 @@ const DENSE_ENOUGH: usize = 16;
 pub struct Rollup {
     /// Start of the bucket, microseconds since the epoch.
     pub bucket_us: i64,
-    /// Readings written into the bucket (a reading sent again counts again).
+    /// Readings in the bucket (a reading sent again counts once).
     pub reading_count: i64,
     /// Time and value of the first reading.
     pub first_us: i64,
@@ -105,8 +109,9 @@ pub fn bucket_start(time_us: i64, width_s: i64) -> i64 {
 
 /// The rollups of one request's rows (sorted by series then time): for each series,
 /// its hours, and its seconds and minutes when dense enough. Each comes with the index
-/// of its series and its width.
-pub(crate) fn plan(rows: &[WriteRow]) -> Vec<(usize, i64, Rollup)> {
+/// of its series and its width, and whether it is to be written (hours always, finer
+/// widths when dense enough); the others are only returned with `every_width`.
+pub(crate) fn plan(rows: &[WriteRow], every_width: bool) -> Vec<(usize, i64, Rollup, bool)> {
     let mut planned = Vec::new();
     let mut start = 0;
     while start < rows.len() {
@@ -125,8 +130,9 @@ pub(crate) fn plan(rows: &[WriteRow]) -> Vec<(usize, i64, Rollup)> {
                     _ => buckets.push(Rollup::of(row, bucket_us)),
                 }
             }
-            if width_s == HOUR_S || end - start >= DENSE_ENOUGH * buckets.len() {
-                planned.extend(buckets.into_iter().map(|b| (series, width_s, b)));
+            let written = width_s == HOUR_S || end - start >= DENSE_ENOUGH * buckets.len();
+            if written || every_width {
+                planned.extend(buckets.into_iter().map(|b| (series, width_s, b, written)));
             }
         }
         start = end;
@@ -178,17 +184,95 @@ fn upsert_sql(rows: &Rows<'_>) -> String {
     )
 }
 
-/// Writes one request's rollups (see [`plan`]), in its transaction.
+/// Buckets recomputed from the stored readings in them, a row per bucket with the
+/// columns of `reading_rollups` (`f` and `l` are its first and last readings).
+fn recomputed(buckets: &Rows<'_>) -> String {
+    format!(
+        "SELECT g.series_id, g.width_s, g.bucket_us, g.n, g.first_us, f.value AS first_value, \
+           g.lo, g.hi, g.last_us, l.value AS last_value, g.max_score, g.expected_low, \
+           g.expected_high \
+         FROM (SELECT v.column1 AS series_id, v.column2 AS width_s, v.column3 AS bucket_us, \
+             COUNT(*) AS n, MIN(r.time_us) AS first_us, MIN(r.value) AS lo, MAX(r.value) AS hi, \
+             MAX(r.time_us) AS last_us, MAX(r.score) AS max_score, \
+             MIN(r.expected_low) AS expected_low, MAX(r.expected_high) AS expected_high \
+           FROM {} JOIN readings r ON r.series_id = v.column1 AND r.time_us >= v.column3 \
+             AND r.time_us < v.column3 + v.column2 * 1000000 \
+           GROUP BY v.column1, v.column2, v.column3) AS g \
+         JOIN readings f ON f.series_id = g.series_id AND f.time_us = g.first_us \
+         JOIN readings l ON l.series_id = g.series_id AND l.time_us = g.last_us",
+        buckets.as_table()
+    )
+}
+
+/// Writes recomputed buckets (see [`recomputed`]) over what the rollups held.
+fn rebuild_sql(buckets: &Rows<'_>) -> String {
+    format!(
+        "INSERT INTO reading_rollups (series_id, width_s, bucket_us, reading_count, first_us, \
+           first_value, min_value, max_value, last_us, last_value, max_score, expected_low, \
+           expected_high) \
+         {} WHERE true \
+         ON CONFLICT (series_id, width_s, bucket_us) DO UPDATE SET \
+           reading_count = excluded.reading_count, first_us = excluded.first_us, \
+           first_value = excluded.first_value, min_value = excluded.min_value, \
+           max_value = excluded.max_value, last_us = excluded.last_us, \
+           last_value = excluded.last_value, max_score = excluded.max_score, \
+           expected_low = excluded.expected_low, expected_high = excluded.expected_high",
+        recomputed(buckets)
+    )
+}
+
+/// Recomputes the buckets that exist among `buckets` (see [`recomputed`]), creating none.
+fn refresh_sql(buckets: &Rows<'_>) -> String {
+    format!(
+        "UPDATE reading_rollups SET reading_count = c.n, first_us = c.first_us, \
+           first_value = c.first_value, min_value = c.lo, max_value = c.hi, \
+           last_us = c.last_us, last_value = c.last_value, max_score = c.max_score, \
+           expected_low = c.expected_low, expected_high = c.expected_high \
+         FROM ({}) AS c \
+         WHERE reading_rollups.series_id = c.series_id AND reading_rollups.width_s = c.width_s \
+           AND reading_rollups.bucket_us = c.bucket_us",
+        recomputed(buckets)
+    )
+}
+
+/// Writes one request's rollups (see [`plan`]), in its transaction: the rows of
+/// `added` (series whose readings were all new) added to them; the buckets that
+/// `rebuilt` touches (series whose request held stored readings: sent again, or
+/// corrected) recomputed from the stored readings, the finer ones only where they
+/// exist unless dense enough.
 pub(crate) async fn write(
     conn: &mut AnyConnection,
     dialect: Dialect,
     ids: &[i64],
-    rows: &[WriteRow],
+    added: &[WriteRow],
+    rebuilt: &[WriteRow],
 ) -> Result<()> {
-    let planned = plan(rows);
+    let (written, existing): (Vec<_>, Vec<_>) = plan(rebuilt, true)
+        .into_iter()
+        .map(|(series, width_s, r, written)| {
+            let bucket = [
+                Value::Int(ids[series]),
+                Value::Int(width_s),
+                Value::Int(r.bucket_us),
+            ];
+            (bucket, written)
+        })
+        .partition(|(_, written)| *written);
+    for (buckets, statement) in [
+        (written, rebuild_sql as fn(&Rows<'_>) -> String),
+        (existing, refresh_sql),
+    ] {
+        let buckets: Vec<[Value<'_>; 3]> = buckets.into_iter().map(|(b, _)| b).collect();
+        for chunk in buckets.chunks(CHUNK) {
+            let buckets = Rows::of(dialect, &[Kind::Int; 3], chunk);
+            let sql = statement(&buckets);
+            buckets.query(&sql).execute(&mut *conn).await?;
+        }
+    }
+    let planned: Vec<_> = plan(added, false);
     for chunk in planned.chunks(CHUNK) {
         let mut rollups = Rows::new(dialect, ROLLUP_COLUMNS, chunk.len());
-        for (series, width_s, r) in chunk {
+        for (series, width_s, r, _) in chunk {
             rollups.push(&[
                 Value::Int(ids[*series]),
                 Value::Int(*width_s),
@@ -320,19 +404,21 @@ mod tests {
         // Series 0: 1 reading every 50 ms for 2 s; series 1: one every five minutes.
         let mut rows: Vec<WriteRow> = (0..40).map(|i| row(0, i * 50_000, i as f64)).collect();
         rows.extend((0..24).map(|i| row(1, i * 300_000_000, 5.0)));
-        let planned = plan(&rows);
+        let planned = plan(&rows, false);
         let widths = |series: usize| -> Vec<(i64, usize)> {
             ROLLUP_WIDTHS_S
                 .iter()
                 .map(|&w| {
-                    let n = planned.iter().filter(|(s, pw, _)| *s == series && *pw == w);
+                    let n = planned
+                        .iter()
+                        .filter(|(s, pw, _, _)| *s == series && *pw == w);
                     (w, n.count())
                 })
                 .collect()
         };
         assert_eq!(widths(0), vec![(1, 2), (60, 1), (3_600, 1)]);
         assert_eq!(widths(1), vec![(1, 0), (60, 0), (3_600, 2)]);
-        let (_, _, second) = &planned[1];
+        let (_, _, second, _) = &planned[1];
         assert_eq!(
             (second.bucket_us, second.reading_count),
             (1_000_000, 20),
@@ -347,6 +433,13 @@ mod tests {
         );
         // Eight readings in one second are too few to gain from a second's row.
         let sparse: Vec<WriteRow> = (0..8).map(|i| row(0, i * 100_000, 1.0)).collect();
-        assert!(plan(&sparse).iter().all(|(_, width, _)| *width == 3_600));
+        assert!(
+            plan(&sparse, false)
+                .iter()
+                .all(|(_, width, _, _)| *width == 3_600)
+        );
+        // Every width when asked, the finer ones marked as not to be written.
+        let every: Vec<(i64, bool)> = plan(&sparse, true).iter().map(|p| (p.1, p.3)).collect();
+        assert_eq!(every, [(1, false), (60, false), (3_600, true)]);
     }
 }

@@ -58,6 +58,7 @@ conformance!(
     scores_detector_state_and_anomalies_are_stored_with_the_readings,
     users_are_unique_by_email_and_sessions_end,
     rollups_summarise_readings_and_merge_across_requests,
+    rollups_count_each_reading_once_whatever_is_sent_again,
     annotations_are_listed_by_range_within_their_project,
 );
 
@@ -1350,6 +1351,103 @@ fn dense(start_us: i64, seconds: i64) -> IngestBatch {
         detection: Vec::new(),
         assets: Vec::new(),
     }
+}
+
+/// A resent request is not counted again; a correction, or a request mixing stored
+/// and new readings, has its buckets recomputed from the readings, exactly.
+async fn rollups_count_each_reading_once_whatever_is_sent_again(store: Arc<dyn Store>) {
+    let project = project(&store).await;
+    let series = SeriesRef {
+        project: &project,
+        sensor_id: "s",
+        value_name: "x",
+    };
+    const HOUR: i64 = 3_600_000_000;
+    let summary_of = |rollups: &[Rollup]| -> Vec<(i64, i64, f64, f64, f64)> {
+        rollups
+            .iter()
+            .map(|r| {
+                (
+                    r.bucket_us,
+                    r.reading_count,
+                    r.min_value,
+                    r.max_value,
+                    r.last_value,
+                )
+            })
+            .collect()
+    };
+    let widths = |store: Arc<dyn Store>| async move {
+        let mut all = Vec::new();
+        for width in [1, 60, 3_600] {
+            let rollups = store
+                .series_rollups(series, width, 0, 10 * HOUR)
+                .await
+                .unwrap();
+            all.push(summary_of(&rollups));
+        }
+        all
+    };
+    // 40 readings 50 ms apart: two seconds, one minute, one hour, all written.
+    store
+        .ingest_batch(project.clone(), dense(HOUR, 2))
+        .await
+        .unwrap();
+    let first = widths(store.clone()).await;
+    assert_eq!(first[2], [(HOUR, 40, 0.0, 39.0, 39.0)]);
+    assert_eq!(first[0].iter().map(|s| s.1).collect::<Vec<_>>(), [20, 20]);
+    // The same request again: nothing changes.
+    store
+        .ingest_batch(project.clone(), dense(HOUR, 2))
+        .await
+        .unwrap();
+    assert_eq!(widths(store.clone()).await, first);
+    // The last reading corrected upwards: counts unchanged, highest and last moved.
+    let mut corrected = dense(HOUR, 2);
+    corrected.readings[39].reading.value = 100.0;
+    assert_eq!(
+        store
+            .ingest_batch(project.clone(), corrected)
+            .await
+            .unwrap(),
+        summary(0, 39, 1)
+    );
+    let after = widths(store.clone()).await;
+    assert_eq!(after[2], [(HOUR, 40, 0.0, 100.0, 100.0)]);
+    assert_eq!(after[1], [(HOUR, 40, 0.0, 100.0, 100.0)]);
+    assert_eq!(after[0][1], (HOUR + 1_000_000, 20, 20.0, 100.0, 100.0));
+    // Two seconds: the first one stored already (its last reading back to 39), the
+    // next one new.
+    let mut mixed = dense(HOUR + 1_000_000, 2);
+    for scored in &mut mixed.readings {
+        scored.reading.value += 20.0;
+    }
+    assert_eq!(
+        store.ingest_batch(project.clone(), mixed).await.unwrap(),
+        summary(20, 19, 1)
+    );
+    let rebuilt = widths(store.clone()).await;
+    // Recomputed from the readings: the highest is exact again (100 is gone).
+    assert_eq!(rebuilt[2], [(HOUR, 60, 0.0, 59.0, 59.0)]);
+    assert_eq!(rebuilt[0][1], (HOUR + 1_000_000, 20, 20.0, 39.0, 39.0));
+    assert_eq!(
+        rebuilt[0].iter().map(|s| s.1).collect::<Vec<_>>(),
+        [20, 20, 20]
+    );
+    let stored = store.read_readings(&query(&project)).await.unwrap();
+    assert_eq!(stored.len(), 60);
+    // One reading corrected alone (too sparse for seconds and minutes of its own): the
+    // existing second and minute are recomputed too, none is created.
+    let low = IngestBatch::from(vec![reading("s", "x", HOUR, -50.0)]);
+    assert_eq!(
+        store.ingest_batch(project.clone(), low).await.unwrap(),
+        summary(0, 0, 1)
+    );
+    let corrected = widths(store.clone()).await;
+    assert_eq!(corrected[2], [(HOUR, 60, -50.0, 59.0, 59.0)]);
+    assert_eq!(corrected[1], [(HOUR, 60, -50.0, 59.0, 59.0)]);
+    assert_eq!(corrected[0][0], (HOUR, 20, -50.0, 19.0, 19.0));
+    assert_eq!(corrected[0].len(), 3);
 }
 
 async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Store>) {
