@@ -171,10 +171,6 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
             "the paced workload needs at least one gateway (--sensors / --batch) per client"
         );
     }
-    // Bodies are built before any load starts.
-    let templates: Vec<BodyTemplate> = (0..args.clients)
-        .map(|client| BodyTemplate::new(shape, sharing, client))
-        .collect();
     let body_bytes = match args.workload {
         Workload::Paced => paced_body(args.batch, 0, 0)?.len(),
         _ => BodyTemplate::new(shape, sharing, 0).render(0)?.len(),
@@ -186,10 +182,9 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
     let (total, cpu, threads) = runtime.block_on(async {
         let from = Instant::now() + Duration::from_secs(args.warmup_secs);
         let until = from + Duration::from_secs(args.duration_secs);
-        let workers: Vec<_> = templates
-            .into_iter()
-            .enumerate()
-            .map(|(client, template)| {
+        // Every client (and its body) is made before any of them runs.
+        let workers: Vec<_> = (0..args.clients)
+            .map(|client| {
                 let connection = Connection::with_timeout(target.clone(), timeout);
                 let window = (from, until);
                 match args.workload {
@@ -208,7 +203,7 @@ pub fn run(args: &IngestLoadArgs) -> anyhow::Result<()> {
                     }
                     _ => tokio::spawn(drive(
                         connection,
-                        template,
+                        BodyTemplate::new(shape, sharing, client),
                         authorization.clone(),
                         args.batch as u64,
                         window,
