@@ -4,6 +4,9 @@
 //! space-separated list of `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, one per
 //! secret currently valid, so a receiver keeps working while a secret is rotated.
 //! Secrets are shown as `whsec_` and the base64 of their bytes.
+//!
+//! `docs/webhooks.md` shows receivers how to verify; its Rust example runs as a test
+//! of this crate ([`ReceiverGuide`]) and its Python one in `tests/python_receiver.rs`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -130,6 +133,10 @@ pub fn verify(
         Err(SignatureError::Mismatch)
     }
 }
+
+/// The receivers' guide, `docs/webhooks.md`, whose Rust example is a doctest here.
+#[doc = include_str!("../../../docs/webhooks.md")]
+pub struct ReceiverGuide;
 
 #[cfg(test)]
 mod tests {
