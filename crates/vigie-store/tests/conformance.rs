@@ -1353,16 +1353,23 @@ fn dense(start_us: i64, seconds: i64) -> IngestBatch {
     }
 }
 
+/// One hour, in microseconds.
+const HOUR: i64 = 3_600_000_000;
+
+/// Series `s`/`x` of `project`, which `dense` writes.
+fn series_s_x(project: &ProjectKey) -> SeriesRef<'_> {
+    SeriesRef {
+        project,
+        sensor_id: "s",
+        value_name: "x",
+    }
+}
+
 /// A resent request is not counted again; a correction, or a request mixing stored
 /// and new readings, has its buckets recomputed from the readings, exactly.
 async fn rollups_count_each_reading_once_whatever_is_sent_again(store: Arc<dyn Store>) {
     let project = project(&store).await;
-    let series = SeriesRef {
-        project: &project,
-        sensor_id: "s",
-        value_name: "x",
-    };
-    const HOUR: i64 = 3_600_000_000;
+    let series = series_s_x(&project);
     let summary_of = |rollups: &[Rollup]| -> Vec<(i64, i64, f64, f64, f64)> {
         rollups
             .iter()
@@ -1452,12 +1459,7 @@ async fn rollups_count_each_reading_once_whatever_is_sent_again(store: Arc<dyn S
 
 async fn rollups_summarise_readings_and_merge_across_requests(store: Arc<dyn Store>) {
     let project = project(&store).await;
-    let series = SeriesRef {
-        project: &project,
-        sensor_id: "s",
-        value_name: "x",
-    };
-    const HOUR: i64 = 3_600_000_000;
+    let series = series_s_x(&project);
     // Two dense requests in one hour (the second one's minute overlaps the first's),
     // then one reading alone: too sparse for seconds and minutes.
     store

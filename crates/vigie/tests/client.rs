@@ -73,10 +73,7 @@ impl Service {
     }
 
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        common::kill(&mut self.child);
     }
 
     fn client(&self, renewal: RenewalStrategy) -> Client {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
-use common::{VIGIE, admin, free_port, temp_dir, wait_listening};
+use common::{VIGIE, admin, client_credentials_token, free_port, temp_dir, wait_listening};
 
 const CLIENTS: usize = 8;
 const BATCH: usize = 250;
@@ -59,21 +59,6 @@ fn batch(client: usize, sequence: usize) -> (Vec<String>, String) {
 struct Ledger {
     acknowledged: HashSet<String>,
     unacknowledged: Vec<(usize, usize)>,
-}
-
-async fn token(http: &reqwest::Client, url: &str, app: &str, secret: &str) -> String {
-    let response: Value = http
-        .post(format!("{url}/v0/oauth2token"))
-        .basic_auth(app, Some(secret))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body("grant_type=client_credentials")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    response["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn all_sensor_ids(http: &reqwest::Client, data_url: &str, token: &str) -> Vec<String> {
@@ -129,7 +114,7 @@ async fn survive_kill_minus_nine(db: &str) {
 
     for round in 0..ROUNDS {
         let mut server = start(db, port);
-        let token = token(&http, &url, &app_id, &secret).await;
+        let token = client_credentials_token(&http, &url, &app_id, &secret).await;
         let clients: Vec<_> = (0..CLIENTS)
             .map(|client| {
                 let (http, data_url, token, ledger) = (
@@ -184,7 +169,7 @@ async fn survive_kill_minus_nine(db: &str) {
     }
 
     let mut server = start(db, port);
-    let token = token(&http, &url, &app_id, &secret).await;
+    let token = client_credentials_token(&http, &url, &app_id, &secret).await;
     let stored: HashSet<String> = all_sensor_ids(&http, &data_url, &token)
         .await
         .into_iter()

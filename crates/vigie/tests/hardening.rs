@@ -64,18 +64,7 @@ impl Server {
     }
 
     async fn token(&self) -> String {
-        let token: Value = self
-            .http
-            .post(format!("{}/v0/oauth2/token", self.url))
-            .basic_auth(&self.app, Some(&self.secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        token["access_token"].as_str().unwrap().to_owned()
+        common::client_credentials_token(&self.http, &self.url, &self.app, &self.secret).await
     }
 
     async fn push(&self, token: &str, readings: &[Value]) {

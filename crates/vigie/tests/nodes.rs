@@ -77,10 +77,7 @@ impl Node {
 
     /// SIGKILL: no graceful shutdown.
     fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
+        common::kill(&mut self.child);
     }
 }
 
@@ -162,17 +159,7 @@ impl Plant {
     }
 
     async fn token(&self, http: &reqwest::Client, url: &str) -> String {
-        let answer: Value = http
-            .post(format!("{url}/v0/oauth2/token"))
-            .basic_auth(&self.app, Some(&self.secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        answer["access_token"].as_str().unwrap().to_owned()
+        common::client_credentials_token(http, url, &self.app, &self.secret).await
     }
 
     /// Pushes the whole series in time order, batch by batch, each acknowledged

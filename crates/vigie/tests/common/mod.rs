@@ -54,3 +54,33 @@ pub fn wait_listening(port: u16) {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `client_credentials` access token of an application from the server at `url`
+/// (the contract's token endpoint).
+pub async fn client_credentials_token(
+    http: &reqwest::Client,
+    url: &str,
+    app: &str,
+    secret: &str,
+) -> String {
+    let response: Value = http
+        .post(format!("{url}/v0/oauth2token"))
+        .basic_auth(app, Some(secret))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Stops a server with SIGKILL (no graceful shutdown) and reaps it, if it runs.
+pub fn kill(child: &mut Option<std::process::Child>) {
+    if let Some(mut child) = child.take() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
