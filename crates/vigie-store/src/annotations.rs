@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::AnyPool;
 
-use crate::ingest::map_insert_error;
+use crate::map_insert_error;
 use crate::{Millis, ProjectKey, Result};
 
 /// An annotation as stored.

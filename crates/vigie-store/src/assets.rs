@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
+use crate::bulk::{CHUNK, NullableDouble, bulk_query};
 use crate::dialect::Dialect;
 use crate::directory::bump_generation;
-use crate::ingest::{CHUNK, NullableDouble, bulk_query, map_insert_error};
+use crate::map_insert_error;
 use crate::{
     AnomalyQuery, AssetDetection, AssetEvent, AssetLayout, AssetReading, Contribution,
     DEFAULT_ASSET, Error, HealthQuery, HealthRow, Millis, ProjectKey, Result, SensorDetail,

@@ -4,7 +4,7 @@
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
 use crate::dialect::Dialect;
-use crate::ingest::map_insert_error;
+use crate::map_insert_error;
 use crate::{
     Application, ApplicationCredentials, Error, Millis, MlProject, NewApplication, Organisation,
     Result,

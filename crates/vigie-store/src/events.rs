@@ -5,7 +5,7 @@
 use sqlx::AnyPool;
 
 use crate::dialect::Dialect;
-use crate::ingest::map_insert_error;
+use crate::map_insert_error;
 use crate::{Millis, ProjectKey, Result};
 
 /// An event's current status.

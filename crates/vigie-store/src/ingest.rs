@@ -7,26 +7,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{AnyConnection, Row};
 
-use crate::bulk::{self, Kind, Value};
+use crate::bulk::{self, CHUNK, Kind, NullableDouble, Value, bulk_query};
 use crate::dialect::Dialect;
+use crate::series_ids::{SeriesCache, SeriesName, series_ids};
 use crate::{
     AnomalyEvent, AssetDetection, Error, IngestBatch, IngestSummary, ProjectKey, Result,
     ScoredReading, SeriesDetection,
 };
 
-/// Rows per multi-row statement: within both databases' parameter limits (at most 13
-/// per row).
-pub(crate) const CHUNK: usize = 1000;
-
 /// Series with at least this many rows in a request get chunks of their own (written
 /// without `RETURNING`); smaller ones share mixed chunks.
 const OWN_CHUNK_ROWS: usize = 64;
-
-/// Series ids the writer keeps (about 200 bytes each); past it the cache starts afresh.
-const SERIES_CACHE: usize = 20_000;
-
-/// Ids of series the writer has seen.
-pub(crate) type SeriesCache = HashMap<(ProjectKey, String, String), i64>;
 
 /// One reading to write: its series (index into the job's series), time, value,
 /// precision, labels (index into the job's label sets), score, expected range and the
@@ -172,20 +163,22 @@ impl IngestJob {
     }
 }
 
+/// The runs of rows of one series each, in rows sorted by series.
+pub(crate) fn series_runs(
+    rows: &[WriteRow],
+) -> std::slice::ChunkBy<'_, WriteRow, impl FnMut(&WriteRow, &WriteRow) -> bool> {
+    rows.chunk_by(|a, b| a.series == b.series)
+}
+
 /// Splits sorted rows into chunks of at most [`CHUNK`] rows; a chunk holds one series,
 /// or several small ones.
 fn chunk_rows(rows: &[WriteRow]) -> Vec<&[WriteRow]> {
     let mut chunks = Vec::new();
     let mut mixed_start: Option<usize> = None;
     let mut start = 0;
-    while start < rows.len() {
-        let series = rows[start].series;
-        let end = start
-            + rows[start..]
-                .iter()
-                .take_while(|row| row.series == series)
-                .count();
-        if end - start >= OWN_CHUNK_ROWS {
+    for run in series_runs(rows) {
+        let end = start + run.len();
+        if run.len() >= OWN_CHUNK_ROWS {
             if let Some(mixed) = mixed_start.take() {
                 chunks.extend(rows[mixed..start].chunks(CHUNK));
             }
@@ -203,43 +196,6 @@ fn chunk_rows(rows: &[WriteRow]) -> Vec<&[WriteRow]> {
         chunks.extend(rows[mixed..].chunks(CHUNK));
     }
     chunks
-}
-
-/// A multi-row statement of `rows` rows. Only full chunks' statements are kept prepared:
-/// each other row count is another statement text, and a prepared statement of a
-/// thousand rows takes hundreds of kilobytes in each connection's statement cache.
-pub(crate) fn bulk_query(
-    sql: &str,
-    rows: usize,
-) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-    sqlx::query(sql).persistent(rows == CHUNK)
-}
-
-/// An optional `f64` parameter for the `Any` driver. sqlx 0.8.6 crosses the types of
-/// float NULLs when it hands `Any` arguments to PostgreSQL (a NULL `f64` goes as
-/// `float4`, a NULL `f32` as `float8`, in `AnyArguments::convert_to`); PostgreSQL then
-/// refuses a cached statement first prepared with a NULL when it is reused with a value
-/// ("incorrect binary data format"), and the writer's batch fails. A NULL is therefore
-/// sent as what arrives as `float8`. (The test below fails if sqlx fixes one half only.)
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct NullableDouble(pub(crate) Option<f64>);
-
-impl sqlx::Type<sqlx::Any> for NullableDouble {
-    fn type_info() -> sqlx::any::AnyTypeInfo {
-        <f64 as sqlx::Type<sqlx::Any>>::type_info()
-    }
-}
-
-impl<'q> sqlx::Encode<'q, sqlx::Any> for NullableDouble {
-    fn encode_by_ref(
-        &self,
-        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
-    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-        match self.0 {
-            Some(value) => <f64 as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&value, buf),
-            None => <Option<f32> as sqlx::Encode<'q, sqlx::Any>>::encode_by_ref(&None, buf),
-        }
-    }
 }
 
 /// The columns of a reading as inserted: series, time, value, precision, labels,
@@ -340,137 +296,20 @@ fn events_sql(dialect: Dialect, rows: usize) -> String {
     )
 }
 
-/// Turns a failed insert into the client's error: a unique key taken, or a parent missing.
-pub(crate) fn map_insert_error(
-    error: sqlx::Error,
-    what: impl FnOnce() -> String,
-    parent: (&'static str, &str),
-) -> Error {
-    match &error {
-        sqlx::Error::Database(db) if db.is_unique_violation() => Error::AlreadyExists(what()),
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound {
-            kind: parent.0,
-            id: parent.1.to_owned(),
-        },
-        _ => Error::Database(error),
-    }
-}
-
-/// One series of a write: its project, sensor and variable.
-type SeriesName<'a> = (&'a ProjectKey, &'a str, &'a str);
-
-/// The ids of a write's series, creating the new ones: from the cache, then with one
-/// lookup and one insert per thousand series missing from it.
-async fn series_ids(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    cache: &mut SeriesCache,
-    series: &[SeriesName<'_>],
-) -> Result<Vec<i64>> {
-    let key = |&(project, sensor_id, value_name): &SeriesName<'_>| {
-        (project.clone(), sensor_id.to_owned(), value_name.to_owned())
-    };
-    let mut ids: Vec<Option<i64>> = series.iter().map(|s| cache.get(&key(s)).copied()).collect();
-    let missing: Vec<usize> = (0..ids.len()).filter(|&i| ids[i].is_none()).collect();
-    if missing.is_empty() {
-        return Ok(ids.into_iter().flatten().collect());
-    }
-    if cache.len() + missing.len() > SERIES_CACHE {
-        cache.clear();
-    }
-    let index_of: HashMap<(&str, &str, &str, &str), usize> = missing
-        .iter()
-        .map(|&i| {
-            let (project, sensor_id, value_name) = series[i];
-            (
-                (
-                    project.org_id.as_str(),
-                    project.code.as_str(),
-                    sensor_id,
-                    value_name,
-                ),
-                i,
-            )
-        })
-        .collect();
-    // Existing series, then the new ones; a series another server created meanwhile (a
-    // conflict, so not returned by the insert) is looked up once more.
-    for create in [false, true, false] {
-        let wanted: Vec<usize> = missing
-            .iter()
-            .copied()
-            .filter(|&i| ids[i].is_none())
-            .collect();
-        for chunk in wanted.chunks(CHUNK) {
-            let values = dialect.values(chunk.len(), 4);
-            let sql = if create {
-                format!(
-                    "INSERT INTO series (org_id, project_code, sensor_id, value_name) VALUES {values}
-                     ON CONFLICT (org_id, project_code, sensor_id, value_name) DO NOTHING
-                     RETURNING id, org_id, project_code, sensor_id, value_name"
-                )
-            } else {
-                format!(
-                    "SELECT s.id, s.org_id, s.project_code, s.sensor_id, s.value_name FROM (VALUES {values}) AS v
-                     JOIN series s ON s.org_id = v.column1 AND s.project_code = v.column2
-                       AND s.sensor_id = v.column3 AND s.value_name = v.column4"
-                )
-            };
-            let mut query = bulk_query(&sql, chunk.len());
-            for &i in chunk {
-                let (project, sensor_id, value_name) = series[i];
-                query = query
-                    .bind(&project.org_id)
-                    .bind(&project.code)
-                    .bind(sensor_id)
-                    .bind(value_name);
-            }
-            let rows = query.fetch_all(&mut *conn).await.map_err(|e| {
-                map_insert_error(e, || "series".into(), ("project", &series[chunk[0]].0.code))
-            })?;
-            for row in rows {
-                let org_id: String = row.try_get("org_id")?;
-                let code: String = row.try_get("project_code")?;
-                let sensor_id: String = row.try_get("sensor_id")?;
-                let value_name: String = row.try_get("value_name")?;
-                let found = (
-                    org_id.as_str(),
-                    code.as_str(),
-                    sensor_id.as_str(),
-                    value_name.as_str(),
-                );
-                if let Some(&i) = index_of.get(&found) {
-                    let id: i64 = row.try_get("id")?;
-                    ids[i] = Some(id);
-                    cache.insert(key(&series[i]), id);
-                }
-            }
-        }
-    }
-    ids.into_iter()
-        .map(|id| id.ok_or(Error::Database(sqlx::Error::RowNotFound)))
-        .collect()
-}
-
 /// Whether jobs may be written as one: no series in common, whose counts, detector
 /// state and events would then belong to two jobs in one statement. (Assets may be
 /// shared: each job's asset results are written after the group's, job by job.)
-pub(crate) struct Disjoint {
-    series: std::collections::HashSet<(ProjectKey, String, String)>,
+#[derive(Default)]
+pub(crate) struct Disjoint<'a> {
+    series: std::collections::HashSet<SeriesName<'a>>,
 }
 
-impl Disjoint {
-    pub(crate) fn new() -> Self {
-        Self {
-            series: Default::default(),
-        }
-    }
-
+impl<'a> Disjoint<'a> {
     /// Takes `job`'s series when none is taken yet; `false` (and takes nothing)
     /// otherwise.
-    pub(crate) fn take(&mut self, job: &IngestJob) -> bool {
-        let key = |(sensor_id, value_name): &(String, String)| {
-            (job.project.clone(), sensor_id.clone(), value_name.clone())
+    pub(crate) fn take(&mut self, job: &'a IngestJob) -> bool {
+        let key = |(sensor_id, value_name): &'a (String, String)| {
+            (&job.project, sensor_id.as_str(), value_name.as_str())
         };
         if job
             .series
@@ -490,18 +329,19 @@ struct Group<'a> {
     series: Vec<SeriesName<'a>>,
     /// The job of each series.
     job_of: Vec<usize>,
-    /// Sorted by (series, time), as each job's.
-    rows: Vec<WriteRow>,
+    /// Sorted by (series, time), as each job's (a lone job's own rows).
+    rows: std::borrow::Cow<'a, [WriteRow]>,
     label_sets: Vec<&'a str>,
     detection: Vec<(usize, &'a SeriesDetection)>,
 }
 
 impl<'a> Group<'a> {
     fn new(jobs: &[&'a IngestJob]) -> Self {
+        let mut rows = Vec::new();
         let mut group = Self {
             series: Vec::new(),
             job_of: Vec::new(),
-            rows: Vec::with_capacity(jobs.iter().map(|job| job.rows.len()).sum()),
+            rows: std::borrow::Cow::Borrowed(&[]),
             label_sets: Vec::new(),
             detection: Vec::new(),
         };
@@ -517,17 +357,23 @@ impl<'a> Group<'a> {
             group
                 .label_sets
                 .extend(job.label_sets.iter().map(String::as_str));
-            group.rows.extend(job.rows.iter().map(|row| WriteRow {
-                series: row.series + series_base,
-                labels: row.labels.map(|labels| labels + labels_base),
-                ..*row
-            }));
+            if jobs.len() > 1 {
+                rows.extend(job.rows.iter().map(|row| WriteRow {
+                    series: row.series + series_base,
+                    labels: row.labels.map(|labels| labels + labels_base),
+                    ..*row
+                }));
+            }
             group.detection.extend(
                 job.detection
                     .iter()
                     .map(|(series, d)| (series + series_base, d)),
             );
         }
+        group.rows = match jobs {
+            [job] => std::borrow::Cow::Borrowed(&job.rows),
+            _ => std::borrow::Cow::Owned(rows),
+        };
         group
     }
 }
@@ -604,22 +450,15 @@ pub(crate) async fn write(
     // Rows are sorted by series then time: each series' first and last row bound it.
     let mut stats = Vec::with_capacity(ids.len());
     let mut rows_per_series = vec![0u64; ids.len()];
-    let mut start = 0;
-    while start < group.rows.len() {
-        let series = group.rows[start].series;
-        let end = start
-            + group.rows[start..]
-                .iter()
-                .take_while(|row| row.series == series)
-                .count();
-        rows_per_series[series] = (end - start) as u64;
+    for run in series_runs(&group.rows) {
+        let series = run[0].series;
+        rows_per_series[series] = run.len() as u64;
         stats.push([
             Value::Int(ids[series]),
             Value::Int(new_per_series[series] as i64),
-            Value::Int(group.rows[start].time),
-            Value::Int(group.rows[end - 1].time),
+            Value::Int(run[0].time),
+            Value::Int(run[run.len() - 1].time),
         ]);
-        start = end;
     }
     for chunk in stats.chunks(CHUNK) {
         let rows = bulk::Rows::of(dialect, &[Kind::Int; 4], chunk);
@@ -627,7 +466,7 @@ pub(crate) async fn write(
         rows.query(&sql).execute(&mut *conn).await?;
     }
     let mut seen = BTreeSet::new();
-    for row in &group.rows {
+    for row in group.rows.iter() {
         if let Some(index) = row.labels {
             for label in group.label_sets[index].split(',').filter(|l| !l.is_empty()) {
                 seen.insert((ids[row.series], label));
@@ -771,33 +610,6 @@ mod tests {
         assert!(chunks.iter().all(|c| c.len() <= CHUNK));
         assert_eq!(chunks.iter().map(|c| c.len()).sum::<usize>(), 2500);
         assert!(chunks.len() <= 4, "{}", chunks.len());
-    }
-
-    /// The NULL-float crossing described at [`NullableDouble`], on one PostgreSQL
-    /// connection so that the second statement reuses the first one's preparation.
-    #[tokio::test]
-    async fn a_statement_prepared_with_null_floats_takes_values_later() {
-        let Some(pool) = crate::testing::one_postgres_connection().await else {
-            return;
-        };
-        sqlx::query("CREATE TABLE floats (id BIGINT PRIMARY KEY, x DOUBLE PRECISION)")
-            .execute(&pool)
-            .await
-            .unwrap();
-        let insert = "INSERT INTO floats (id, x) VALUES ($1, $2)";
-        for (id, x) in [(1_i64, None), (2, Some(2.5)), (3, None), (4, Some(-1.0))] {
-            sqlx::query(insert)
-                .bind(id)
-                .bind(NullableDouble(x))
-                .execute(&pool)
-                .await
-                .unwrap_or_else(|error| panic!("row {id}: {error}"));
-        }
-        let sum: f64 = sqlx::query_scalar("SELECT SUM(x) FROM floats")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(sum, 1.5);
     }
 
     #[test]

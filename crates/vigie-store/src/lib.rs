@@ -24,6 +24,7 @@ mod keys;
 mod model;
 mod queries;
 mod rollups;
+mod series_ids;
 mod store;
 pub mod testing;
 mod tokens;
@@ -64,9 +65,12 @@ pub enum Error {
     /// The database URL is not one Vigie can use.
     #[error("unsupported database URL: {0}")]
     UnsupportedUrl(String),
-    /// A detector's progress is not what the store holds: another node scored the
-    /// series meanwhile. Nothing of the batch was written; reload and score again.
-    #[error("series {0} was scored further by another node")]
+    /// A detector's or asset model's progress is not what the store holds: another
+    /// node scored it meanwhile, or a batch scored before this one failed to commit.
+    /// Nothing of the batch was written; reload and score again.
+    #[error(
+        "{0} was scored further than this request's detectors knew (another server, or a failed earlier request); send it again"
+    )]
     Stale(String),
     /// The group-commit writer stopped (the store is shutting down).
     #[error("storage writer is not running")]
@@ -75,6 +79,22 @@ pub enum Error {
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Turns a failed insert into the client's error: a unique key taken, or a parent missing.
+pub(crate) fn map_insert_error(
+    error: sqlx::Error,
+    what: impl FnOnce() -> String,
+    parent: (&'static str, &str),
+) -> Error {
+    match &error {
+        sqlx::Error::Database(db) if db.is_unique_violation() => Error::AlreadyExists(what()),
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => Error::NotFound {
+            kind: parent.0,
+            id: parent.1.to_owned(),
+        },
+        _ => Error::Database(error),
+    }
+}
 
 /// Organisations, ML projects and applications: what the operator provisions.
 #[async_trait]

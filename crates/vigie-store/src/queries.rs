@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use sqlx::{AnyPool, FromRow, Row};
 
+use crate::bulk::{CHUNK, bulk_query};
 use crate::dialect::Dialect;
-use crate::ingest::{CHUNK, bulk_query, label_pattern, labels_from_stored};
+use crate::ingest::{label_pattern, labels_from_stored};
 use crate::{
     AnomalyEvent, AnomalyQuery, EventExplanation, EvictedCheckpoint, ProjectKey, ProjectSpan,
     ReadingQuery, Result, ScoredPoint, SeriesQuery, SeriesSummary, StoredAnomaly, StoredDetection,
@@ -115,7 +116,7 @@ pub(crate) async fn list_anomalies(
     .bind(&query.value_name)
     .bind(query.from_us)
     .bind(query.to_us)
-    .bind(crate::ingest::NullableDouble(query.min_score))
+    .bind(crate::bulk::NullableDouble(query.min_score))
     .bind(after_start)
     .bind(after_series)
     .bind(i64::from(query.limit))

@@ -20,9 +20,10 @@
 use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool, FromRow};
 
+use crate::bulk::CHUNK;
 use crate::bulk::{Kind, Rows, Value};
 use crate::dialect::Dialect;
-use crate::ingest::{CHUNK, WriteRow};
+use crate::ingest::{WriteRow, series_runs};
 use crate::{ProjectKey, Result};
 
 /// The widths of rollup buckets, in seconds, finest first.
@@ -113,34 +114,26 @@ pub fn bucket_start(time_us: i64, width_s: i64) -> i64 {
 /// widths when dense enough); the others are only returned with `every_width`.
 pub(crate) fn plan(rows: &[WriteRow], every_width: bool) -> Vec<(usize, i64, Rollup, bool)> {
     let mut planned = Vec::new();
-    let mut start = 0;
-    while start < rows.len() {
-        let series = rows[start].series;
-        let end = start
-            + rows[start..]
-                .iter()
-                .take_while(|row| row.series == series)
-                .count();
+    for run in series_runs(rows) {
+        let series = run[0].series;
         for width_s in ROLLUP_WIDTHS_S {
             let mut buckets: Vec<Rollup> = Vec::new();
-            for row in &rows[start..end] {
+            for row in run {
                 let bucket_us = bucket_start(row.time, width_s);
                 match buckets.last_mut() {
                     Some(last) if last.bucket_us == bucket_us => last.add(row),
                     _ => buckets.push(Rollup::of(row, bucket_us)),
                 }
             }
-            let written = width_s == HOUR_S || end - start >= DENSE_ENOUGH * buckets.len();
+            let written = width_s == HOUR_S || run.len() >= DENSE_ENOUGH * buckets.len();
             if written || every_width {
                 planned.extend(buckets.into_iter().map(|b| (series, width_s, b, written)));
             }
         }
-        start = end;
     }
     planned
 }
 
-/// Merges rollups into the stored ones: counts add up, the first and last readings are
 /// The columns of a rollup as written: series, width, bucket, count, first time and
 /// value, lowest, highest, last time and value, highest score, band.
 const ROLLUP_COLUMNS: &[Kind] = &[
@@ -159,6 +152,7 @@ const ROLLUP_COLUMNS: &[Kind] = &[
     Kind::Float,
 ];
 
+/// Merges rollups into the stored ones: counts add up, the first and last readings are
 /// the earliest and latest, extremes widen. (Each `SET` reads the row as it was.)
 fn upsert_sql(rows: &Rows<'_>) -> String {
     const OLD: &str = "reading_rollups";

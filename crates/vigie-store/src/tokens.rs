@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use sqlx::{AnyConnection, AnyPool, FromRow, Row};
 
+use crate::bulk::bulk_query;
 use crate::dialect::Dialect;
-use crate::ingest::bulk_query;
 use crate::{Millis, NewRefreshFamily, RefreshRotation, RefreshTokenInfo, Result, RotationOutcome};
 
 /// Families started per pair of statements.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::{AnyConnection, AnyPool};
 
 use crate::dialect::Dialect;
-use crate::ingest::map_insert_error;
+use crate::map_insert_error;
 use crate::{Error, Millis, Result};
 
 /// A console user, without their password hash.

@@ -7,7 +7,8 @@ use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::dialect::Dialect;
-use crate::ingest::{IngestJob, SeriesCache};
+use crate::ingest::IngestJob;
+use crate::series_ids::SeriesCache;
 use crate::{Error, IngestSummary, NewRefreshFamily, RefreshRotation, Result, RotationOutcome};
 
 /// Jobs waiting beyond this many are left for the next batch.
@@ -199,7 +200,7 @@ async fn apply(
         let group = match ingest.len() {
             1 => 1,
             _ => {
-                let mut taken = crate::ingest::Disjoint::new();
+                let mut taken = crate::ingest::Disjoint::default();
                 ingest
                     .iter()
                     .take_while(|job| taken.take(&job.input))
