@@ -39,7 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 413, description = "Too large or too many readings", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not application/json, or an unsupported Content-Encoding", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid readings (index, field, reason of each); nothing stored", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Other nodes kept storing readings of the same series first; nothing stored, send again", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The series were scored further meanwhile (by other servers, or after an earlier request that failed); nothing stored, send again", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn data_post(
     State(state): State<AppState>,
@@ -52,9 +52,10 @@ async fn data_post(
         .ingest(project, readings)
         .await
         .map_err(|error| match error {
-            // Other nodes kept scoring these series first, attempt after attempt.
+            // Other servers kept scoring these series first, attempt after attempt, or
+            // this request was scored after one whose commit failed.
             vigie_pipeline::Error::Storage(vigie_store::Error::Stale(_)) => ApiError::Unavailable(
-                "other nodes are storing readings of these series right now; nothing was stored, send again",
+                "these series were scored further meanwhile (by other servers, or after an earlier request that failed); nothing was stored, send again",
             ),
             other => ApiError::internal(&other),
         })?;

@@ -197,16 +197,11 @@ async fn apply(
         })
         .collect();
     while !ingest.is_empty() {
-        let group = match ingest.len() {
-            1 => 1,
-            _ => {
-                let mut taken = crate::ingest::Disjoint::default();
-                ingest
-                    .iter()
-                    .take_while(|job| taken.take(&job.input))
-                    .count()
-            }
-        };
+        let mut taken = crate::ingest::Disjoint::default();
+        let group = ingest
+            .iter()
+            .take_while(|job| taken.take(&job.input))
+            .count();
         let inputs: Vec<&IngestJob> = ingest[..group].iter().map(|job| &job.input).collect();
         let summaries = crate::ingest::write(&mut tx, dialect, series, &inputs).await?;
         for (job, summary) in ingest.drain(..group).zip(summaries) {
