@@ -10,6 +10,7 @@ use sqlx::{AnyConnection, Row};
 use crate::bulk::{self, CHUNK, Kind, NullableDouble, Value, bulk_query};
 use crate::dialect::Dialect;
 use crate::series_ids::{SeriesCache, SeriesName, series_ids};
+use crate::write_row::{WriteRow, series_runs};
 use crate::{
     AnomalyEvent, AssetDetection, Error, IngestBatch, IngestSummary, ProjectKey, Result,
     ScoredReading, SeriesDetection,
@@ -18,21 +19,6 @@ use crate::{
 /// Series with at least this many rows in a request get chunks of their own (written
 /// without `RETURNING`); smaller ones share mixed chunks.
 const OWN_CHUNK_ROWS: usize = 64;
-
-/// One reading to write: its series (index into the job's series), time, value,
-/// precision, labels (index into the job's label sets), score, expected range and the
-/// feed of its asset's model that took it.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct WriteRow {
-    pub(crate) series: usize,
-    pub(crate) time: i64,
-    pub(crate) value: f64,
-    pub(crate) precision: Option<f64>,
-    pub(crate) labels: Option<usize>,
-    pub(crate) score: Option<f64>,
-    pub(crate) expected: Option<(f64, f64)>,
-    pub(crate) asset_feed: Option<i64>,
-}
 
 /// Readings of one request, grouped by series, sorted by time, one row per key, with
 /// the detection results to store alongside.
@@ -161,13 +147,6 @@ impl IngestJob {
             assets: batch.assets,
         }
     }
-}
-
-/// The runs of rows of one series each, in rows sorted by series.
-pub(crate) fn series_runs(
-    rows: &[WriteRow],
-) -> std::slice::ChunkBy<'_, WriteRow, impl FnMut(&WriteRow, &WriteRow) -> bool> {
-    rows.chunk_by(|a, b| a.series == b.series)
 }
 
 /// Splits sorted rows into chunks of at most [`CHUNK`] rows; a chunk holds one series,

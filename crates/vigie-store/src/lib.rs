@@ -29,6 +29,7 @@ mod store;
 pub mod testing;
 mod tokens;
 mod users;
+mod write_row;
 mod writer;
 
 use async_trait::async_trait;

@@ -23,7 +23,7 @@ use sqlx::{AnyConnection, AnyPool, FromRow};
 use crate::bulk::CHUNK;
 use crate::bulk::{Kind, Rows, Value};
 use crate::dialect::Dialect;
-use crate::ingest::{WriteRow, series_runs};
+use crate::write_row::{WriteRow, series_runs};
 use crate::{ProjectKey, Result};
 
 /// The widths of rollup buckets, in seconds, finest first.
